@@ -1,0 +1,3 @@
+from upward.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,3 @@
+from upward.auth.principal import Principal
+
+__all__ = ["Principal"]

@@ -1,0 +1,60 @@
+"""Who is acting: a user (employee), a service (API key, later) or the system (workers)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Literal
+
+from upward.errors import Forbidden
+
+EMPLOYEE = "employee"
+MANAGER = "manager"
+HR_ADMIN = "hr_admin"
+TENANT_ADMIN = "tenant_admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    tenant_id: uuid.UUID
+    tenant_slug: str
+    kind: Literal["user", "service", "system"]
+    employee_id: uuid.UUID | None = None
+    roles: frozenset[str] = field(default_factory=frozenset)
+    scopes: frozenset[str] | None = None  # None: a user, limited by roles only
+    tenant_timezone: str = "UTC"
+
+    @classmethod
+    def system(cls, tenant_id: uuid.UUID, tenant_slug: str = "", timezone: str = "UTC") -> Principal:
+        return cls(
+            tenant_id=tenant_id,
+            tenant_slug=tenant_slug,
+            kind="system",
+            roles=frozenset({TENANT_ADMIN, HR_ADMIN}),
+            tenant_timezone=timezone,
+        )
+
+    @property
+    def is_hr(self) -> bool:
+        """HR admins and tenant admins manage people."""
+        return bool(self.roles & {HR_ADMIN, TENANT_ADMIN})
+
+    @property
+    def is_tenant_admin(self) -> bool:
+        return TENANT_ADMIN in self.roles
+
+    @property
+    def is_manager(self) -> bool:
+        return MANAGER in self.roles
+
+    @property
+    def actor_type(self) -> str:
+        return {"user": "employee", "service": "api_key", "system": "system"}[self.kind]
+
+    def require_hr(self, action: str) -> None:
+        if not self.is_hr:
+            raise Forbidden(f"{action} requires the hr_admin or tenant_admin role")
+
+    def require_tenant_admin(self, action: str) -> None:
+        if not self.is_tenant_admin:
+            raise Forbidden(f"{action} requires the tenant_admin role")

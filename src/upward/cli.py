@@ -1,0 +1,282 @@
+"""`upward dev | serve | worker | scheduler | migrate | tenants apply | token | export-schema`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from upward.observability import configure_logging
+from upward.settings import get_settings
+
+log = logging.getLogger("upward.cli")
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_USERS = (
+    ("tenant admin", "admin@acme.example"),
+    ("HR admin", "hr@acme.example"),
+    ("manager", "dana.lee@acme.example"),
+    ("employee", "sam.rivera@acme.example"),
+)
+
+
+def _ensure_services() -> None:
+    """Start embedded Postgres/Redis for whatever DATABASE_URL / REDIS_URL leave unset."""
+    if os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"):
+        return
+    from upward.embedded import ensure_services
+
+    emb = ensure_services()
+    _EMBEDDED.append(emb)
+
+
+_EMBEDDED: list[object] = []
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    _ensure_services()
+    from upward.migrate import upgrade
+
+    upgrade(revision=args.revision)
+    print(f"migrated to {args.revision}", file=sys.stderr)
+    return 0
+
+
+async def _apply(files: list[str]) -> int:
+    from upward.db import dispose_engines, owner_engine
+    from upward.tenancy.manifest import ManifestError, parse_manifest
+    from upward.tenancy.service import apply_manifest
+
+    manifests = []
+    failed = False
+    for f in files:
+        try:
+            manifests.append(parse_manifest(f))
+        except ManifestError as exc:
+            failed = True
+            for problem in exc.problems:
+                print(f"error: {problem}", file=sys.stderr)
+    if failed:
+        print("nothing was applied", file=sys.stderr)
+        return 2
+    try:
+        for m in manifests:
+            result = await apply_manifest(owner_engine(), m)
+            print(result.summary(), file=sys.stderr)
+    finally:
+        await dispose_engines()
+    return 0
+
+
+def cmd_tenants_apply(args: argparse.Namespace) -> int:
+    _ensure_services()
+    return asyncio.run(_apply(args.files))
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from upward.auth.tokens import mint_token
+
+    sys.stdout.write(mint_token(tenant=args.tenant, subject=args.email.strip().lower(),
+                                ttl_seconds=args.ttl) + "\n")
+    return 0
+
+
+def cmd_export_schema(args: argparse.Namespace) -> int:
+    from upward.graphql.schema import export_sdl
+
+    sdl = export_sdl()
+    if args.output == "-":
+        sys.stdout.write(sdl)
+    else:
+        Path(args.output).write_text(sdl, encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    _ensure_services()
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "upward.app:create_app",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers,
+        log_config=None,
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+    )
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    _ensure_services()
+    from dramatiq.cli import main as dramatiq_main
+    from dramatiq.cli import make_argument_parser
+
+    settings = get_settings()
+    argv = ["workers", "--processes", str(args.processes or settings.worker_processes),
+            "--threads", str(args.threads or settings.worker_threads)]
+    return int(dramatiq_main(make_argument_parser().parse_args(argv)) or 0)
+
+
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    _ensure_services()
+    from workers.scheduler import run_forever
+
+    asyncio.run(run_forever(args.tick))
+    return 0
+
+
+def _wait_healthy(url: str, timeout: float = 30) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310 - local URL
+                if resp.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    """Embedded services, migrations, demo tenants, then API + worker + scheduler."""
+    _ensure_services()
+    from upward.auth.tokens import mint_token
+    from upward.migrate import upgrade
+
+    upgrade()
+    demo = sorted(str(p) for p in (ROOT / "tenants").glob("*.toml") if not p.name.startswith("_"))
+    if asyncio.run(_apply(demo)) != 0:
+        return 2
+    settings = get_settings()
+    host, port = args.host or settings.host, args.port or settings.port
+    env = {**os.environ, "UPWARD_ENV": os.environ.get("UPWARD_ENV", "dev")}
+    exe = [sys.executable, "-m", "upward"]
+    specs = {
+        "api": [*exe, "serve", "--host", host, "--port", str(port)],
+        "worker": [*exe, "worker", "--processes", "1", "--threads", "2"],
+        "scheduler": [*exe, "scheduler"],
+    }
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    code = 0
+    try:
+        for name, cmd in specs.items():
+            # own session: Ctrl-C reaches only this supervisor, which stops children in order
+            children[name] = subprocess.Popen(cmd, env=env, start_new_session=True)  # noqa: S603
+        if not _wait_healthy(f"http://{host}:{port}/healthz"):
+            print("the API did not become healthy; see the log above", file=sys.stderr)
+            return 1
+        lines = ["", "Upward is running:", f"  GraphiQL   http://{host}:{port}/graphql",
+                 f"  health     http://{host}:{port}/readyz", "",
+                 "Bearer tokens for the demo tenant 'acme' (valid 12 h):"]
+        first = None
+        for role, email in DEMO_USERS:
+            token = mint_token(tenant="acme", subject=email)
+            first = first or token
+            lines += [f"  {role:<13} {email}", f"    {token}"]
+        lines += [
+            "", "Try:",
+            f"  curl -s http://{host}:{port}/graphql -H 'Content-Type: application/json' \\",
+            f"    -H 'Authorization: Bearer {first}' \\",
+            "    -d '{\"query\":\"{ me { name email title manager { name } } }\"}'",
+            "", "Ctrl-C stops everything.", ""]
+        print("\n".join(lines), flush=True)
+        while not stopping:
+            for name, child in children.items():
+                if child.poll() is not None:
+                    print(f"{name} exited with {child.returncode}; stopping", file=sys.stderr)
+                    stopping, code = True, 1
+                    break
+            time.sleep(0.3)
+    finally:
+        for child in children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for child in children.values():
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        for emb in _EMBEDDED:
+            emb.stop()  # type: ignore[attr-defined]
+        print("stopped", file=sys.stderr)
+    return code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="upward", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("dev", help="run everything locally with demo data")
+    d.add_argument("--host")
+    d.add_argument("--port", type=int)
+    d.set_defaults(fn=cmd_dev)
+
+    s = sub.add_parser("serve", help="run the API")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.add_argument("--workers", type=int, default=1, help="API processes")
+    s.set_defaults(fn=cmd_serve)
+
+    w = sub.add_parser("worker", help="run the dramatiq worker fleet")
+    w.add_argument("--processes", type=int)
+    w.add_argument("--threads", type=int)
+    w.set_defaults(fn=cmd_worker)
+
+    sc = sub.add_parser("scheduler", help="run the periodic-job scheduler")
+    sc.add_argument("--tick", type=float, help="seconds between ticks")
+    sc.set_defaults(fn=cmd_scheduler)
+
+    m = sub.add_parser("migrate", help="apply database migrations (as the owner)")
+    m.add_argument("revision", nargs="?", default="head")
+    m.set_defaults(fn=cmd_migrate)
+
+    t = sub.add_parser("tenants", help="tenant provisioning")
+    tsub = t.add_subparsers(dest="tenants_command", required=True)
+    ta = tsub.add_parser("apply", help="create or update tenants from TOML manifests")
+    ta.add_argument("files", nargs="+")
+    ta.set_defaults(fn=cmd_tenants_apply)
+
+    tok = sub.add_parser("token", help="print a dev bearer token (HS256)")
+    tok.add_argument("--tenant", required=True, help="tenant slug or id")
+    tok.add_argument("--email", required=True, help="employee email (or id)")
+    tok.add_argument("--ttl", type=int, default=None, help="seconds (default 12 h)")
+    tok.set_defaults(fn=cmd_token)
+
+    e = sub.add_parser("export-schema", help="print or write the GraphQL SDL")
+    e.add_argument("-o", "--output", default="-")
+    e.set_defaults(fn=cmd_export_schema)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format if args.command != "dev" else "text")
+    return int(args.fn(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

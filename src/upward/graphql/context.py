@@ -1,0 +1,122 @@
+"""Per-request context: the principal, one tenant transaction, DataLoaders, after-commit hooks.
+
+The request owns one connection and one transaction (tenant set LOCAL by authentication).
+Strawberry resolves sibling fields concurrently and a session allows one operation at a time,
+so every use of the session goes through `session()` (a lock). Mutation fields run in
+`mutation()`: a savepoint, so each mutation field commits or changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+
+from upward.auth.principal import Principal
+from upward.auth.service import principal_from_claims, verify_bearer
+from upward.db import app_engine
+from upward.errors import Unauthenticated, UpwardError
+from upward.observability import tenant_var
+from upward.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+class RequestContext:
+    def __init__(self, request: Request | None, request_id: str, settings: Settings | None = None):
+        self.request = request
+        self.request_id = request_id
+        self.settings = settings or get_settings()
+        self.principal: Principal | None = None
+        self.me_row: Any = None
+        self.auth_error: UpwardError | None = None
+        self._session: AsyncSession | None = None
+        self._lock = asyncio.Lock()
+        self._after_commit: list[Callable[[], Any]] = []
+        self._cache: dict[str, Any] = {}
+        self.response_status: int | None = None
+
+    # --- auth -------------------------------------------------------------------------------
+
+    async def authenticate(self, authorization: str | None) -> None:
+        if not authorization:
+            self.auth_error = Unauthenticated("missing bearer token (Authorization: Bearer <token>)")
+            return
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            self.auth_error = Unauthenticated("the Authorization header must be `Bearer <token>`")
+            return
+        try:
+            claims = await verify_bearer(token.strip())
+            async with self.session() as s:
+                self.principal, self.me_row = await principal_from_claims(s, claims)
+            tenant_var.set(self.principal.tenant_slug)
+        except UpwardError as exc:
+            self.auth_error = exc
+            await self._discard_session()
+
+    def require_principal(self) -> Principal:
+        if self.principal is None:
+            raise self.auth_error or Unauthenticated("authentication required")
+        return self.principal
+
+    # --- database ---------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        async with self._lock:
+            if self._session is None:
+                self._session = AsyncSession(app_engine(), expire_on_commit=False)
+                await self._session.begin()
+            yield self._session
+
+    @asynccontextmanager
+    async def mutation(self) -> AsyncIterator[tuple[AsyncSession, Principal]]:
+        """A savepoint around one mutation field: its writes and its audit event, or nothing."""
+        principal = self.require_principal()
+        async with self.session() as s, s.begin_nested():
+            yield s, principal
+
+    def after_commit(self, fn: Callable[[], Any]) -> None:
+        """Run `fn` once the request's transaction has committed (e.g. enqueue a job)."""
+        self._after_commit.append(fn)
+
+    async def finish(self, *, commit: bool) -> None:
+        session, self._session = self._session, None
+        hooks, self._after_commit = self._after_commit, []
+        if session is None:
+            return
+        try:
+            if commit:
+                await session.commit()
+            else:
+                await session.rollback()
+        finally:
+            await session.close()
+        if commit:
+            for fn in hooks:
+                try:
+                    result = fn()
+                    if asyncio.iscoroutine(result):
+                        await result
+                except Exception:
+                    log.exception("after-commit hook failed")
+
+    async def _discard_session(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.rollback()
+            await session.close()
+
+    # --- per-request memo (loaders, viewer) --------------------------------------------------
+
+    def memo(self, key: str, factory: Callable[[], Any]) -> Any:
+        value = self._cache.get(key)
+        if value is None:
+            value = self._cache[key] = factory()
+        return value

@@ -1,0 +1,31 @@
+"""Read what the client selected, through fragments, to fetch it up front."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
+
+
+def _fields(selections: Iterable[Any]) -> Iterable[SelectedField]:
+    for sel in selections:
+        if isinstance(sel, SelectedField):
+            yield sel
+        elif isinstance(sel, (FragmentSpread, InlineFragment)):
+            yield from _fields(sel.selections)
+
+
+def selected_under(info: Any, path: tuple[str, ...], candidates: Iterable[str]) -> frozenset[str]:
+    """Names from `candidates` selected at `path` below the current field (any alias)."""
+    wanted = set(candidates)
+    level: list[Any] = []
+    for field in info.selected_fields:
+        level.extend(field.selections)
+    for name in path:
+        nxt: list[Any] = []
+        for f in _fields(level):
+            if f.name == name:
+                nxt.extend(f.selections)
+        level = nxt
+    return frozenset(f.name for f in _fields(level) if f.name in wanted)

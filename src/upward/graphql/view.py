@@ -1,0 +1,103 @@
+"""The /graphql endpoint: strawberry's ASGI view with our context, error format and transaction.
+
+One request = one transaction: committed after execution if no internal error happened, rolled
+back otherwise. Failed mutation fields already rolled back to their own savepoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from cross_web import HTTPException
+from strawberry.types import ExecutionResult
+
+from upward.graphql.context import RequestContext
+from upward.graphql.errors import classify, format_error
+from upward.observability import GRAPHQL_LATENCY, operation_label, operation_var, request_id_var
+
+log = logging.getLogger(__name__)
+
+
+class UpwardGraphQL(GraphQL):
+    def encode_json(self, data: object) -> bytes:  # type: ignore[override]
+        return orjson.dumps(data)
+
+    def parse_json(self, data: str | bytes) -> Any:  # type: ignore[override]
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            import json
+
+            raise json.JSONDecodeError(str(exc), "", 0) from exc
+
+    async def get_context(self, request: Request, response: Any = None) -> RequestContext:  # type: ignore[override]
+        ctx = RequestContext(request, request_id_var.get() or "-")
+        request.state.upward_ctx = ctx
+        await ctx.authenticate(request.headers.get("authorization"))
+        return ctx
+
+    async def process_result(  # type: ignore[override]
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        data: GraphQLHTTPResponse = {"data": result.data}
+        if result.errors:
+            rid = request_id_var.get() or "-"
+            data["errors"] = [format_error(e, rid) for e in result.errors]
+            ctx: RequestContext | None = getattr(request.state, "upward_ctx", None)
+            if ctx is not None and any(classify(e)[0] == "INTERNAL" for e in result.errors):
+                ctx.response_status = 500
+        if result.extensions:
+            data["extensions"] = result.extensions
+        return data
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope=scope, receive=receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as exc:
+            code = {400: "BAD_REQUEST", 405: "METHOD_NOT_ALLOWED", 404: "NOT_FOUND",
+                    413: "PAYLOAD_TOO_LARGE"}.get(exc.status_code, "BAD_REQUEST")
+            response = Response(
+                orjson.dumps({"errors": [{"message": exc.reason, "extensions": {"code": code}}]}),
+                status_code=exc.status_code, media_type="application/json")
+        await response(scope, receive, send)
+
+    async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:
+        if not isinstance(request, Request):  # websockets (subscriptions, later)
+            return await super().run(request)
+        started = time.perf_counter()
+        op_name = None
+        try:
+            response = await super().run(request)
+        except BaseException:
+            ctx = getattr(request.state, "upward_ctx", None)
+            if ctx is not None:
+                await ctx.finish(commit=False)
+            raise
+        ctx = getattr(request.state, "upward_ctx", None)
+        if ctx is not None:
+            op_name = operation_var.get()
+            failed = ctx.response_status == 500
+            try:
+                await ctx.finish(commit=not failed)
+            except Exception:
+                log.exception("commit failed")
+                rid = request_id_var.get() or "-"
+                return Response(
+                    orjson.dumps({"data": None, "errors": [{
+                        "message": f"Internal server error (request id {rid})",
+                        "extensions": {"code": "INTERNAL", "requestId": rid}}]}),
+                    status_code=500, media_type="application/json")
+        GRAPHQL_LATENCY.labels(operation=operation_label(op_name)).observe(
+            time.perf_counter() - started)
+        return response

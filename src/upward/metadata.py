@@ -1,0 +1,9 @@
+"""Imports every domain's models so `metadata` holds every table (alembic, tests)."""
+
+from sqlmodel import SQLModel
+
+from upward.audit import models as _audit  # noqa: F401
+from upward.people import models as _people  # noqa: F401
+from upward.tenancy import models as _tenancy  # noqa: F401
+
+metadata = SQLModel.metadata

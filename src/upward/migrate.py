@@ -1,0 +1,42 @@
+"""Run alembic migrations programmatically (as the owner), then set the app role's password."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from upward.settings import get_settings, sqlalchemy_url
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def alembic_config(url: str | None = None) -> Config:
+    ini = ROOT / "alembic.ini"
+    cfg = Config(str(ini)) if ini.exists() else Config()
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    if url:
+        cfg.attributes["url"] = sqlalchemy_url(url)
+    return cfg
+
+
+def upgrade(url: str | None = None, revision: str = "head") -> None:
+    settings = get_settings()
+    url = url or settings.owner_url()
+    command.upgrade(alembic_config(url), revision)
+    asyncio.run(_set_app_password(url, settings.app_db_password))
+
+
+async def _set_app_password(url: str, password: str) -> None:
+    engine = create_async_engine(sqlalchemy_url(url))
+    try:
+        async with engine.begin() as conn:
+            # ALTER ROLE cannot take bind parameters; quote the literal safely.
+            quoted = await conn.scalar(text("select quote_literal(:p)"), {"p": password})
+            await conn.execute(text(f"ALTER ROLE upward_app PASSWORD {quoted}"))
+    finally:
+        await engine.dispose()

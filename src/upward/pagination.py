@@ -1,0 +1,91 @@
+"""Keyset pagination for services: no GraphQL here, just ordering, limits and page boundaries.
+
+A `PageArgs` carries decoded cursors (tuples of sort-key values). `paginate` applies the keyset
+condition, fetches one extra row to know whether another page exists, and returns the rows in
+the requested order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement, Select
+
+
+@dataclass(frozen=True, slots=True)
+class PageArgs:
+    first: int | None = None
+    last: int | None = None
+    after: tuple[Any, ...] | None = None
+    before: tuple[Any, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """A sort order: key (named in cursors), columns ending with a unique one, direction."""
+
+    key: str
+    columns: tuple[ColumnElement[Any], ...]
+    descending: bool = False
+    # converts cursor values (JSON) back to column values, one per column
+    parse: tuple[Callable[[Any], Any], ...] = ()
+
+    def values(self, row: Any, names: Sequence[str]) -> tuple[Any, ...]:
+        return tuple(getattr(row, n) for n in names)
+
+
+@dataclass(slots=True)
+class Page:
+    rows: list[Any]
+    has_next: bool
+    has_previous: bool
+    # counts every row matching the filters (not the page); run it only if asked for
+    count_stmt: Select[Any] | None = None
+
+
+def _keyset(order: Order, values: tuple[Any, ...], forward: bool) -> ColumnElement[bool]:
+    if len(values) != len(order.columns):
+        raise ValueError("cursor does not match the order")
+    params = [
+        sa.bindparam(None, (order.parse[i](v) if order.parse else v), type_=col.type)
+        for i, (col, v) in enumerate(zip(order.columns, values, strict=True))
+    ]
+    left, right = sa.tuple_(*order.columns), sa.tuple_(*params)
+    greater = forward != order.descending
+    return left > right if greater else left < right
+
+
+def _order_by(order: Order, reverse: bool) -> list[ColumnElement[Any]]:
+    desc = order.descending != reverse
+    return [c.desc() if desc else c.asc() for c in order.columns]
+
+
+async def paginate(
+    session: AsyncSession,
+    stmt: Select[Any],
+    order: Order,
+    args: PageArgs,
+    *,
+    count_stmt: Select[Any] | None = None,
+    default_size: int = 20,
+) -> Page:
+    backward = args.last is not None and args.first is None
+    size = (args.last if backward else args.first) or default_size
+    if args.after is not None:
+        stmt = stmt.where(_keyset(order, args.after, forward=True))
+    if args.before is not None:
+        stmt = stmt.where(_keyset(order, args.before, forward=False))
+    stmt = stmt.order_by(*_order_by(order, reverse=backward)).limit(size + 1)
+    rows = list((await session.execute(stmt)).all())
+    more = len(rows) > size
+    rows = rows[:size]
+    if backward:
+        rows.reverse()
+        has_next, has_previous = args.before is not None, more
+    else:
+        has_next, has_previous = more, args.after is not None
+    return Page(rows=rows, has_next=has_next, has_previous=has_previous, count_stmt=count_stmt)

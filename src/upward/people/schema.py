@@ -1,0 +1,562 @@
+"""GraphQL for people: thin resolvers over people.service.
+
+Hot list fields (`employees`, `directReports`, `reportingLine`) read the selection set and join
+manager, department and location in the same statement; elsewhere those fields load through
+DataLoaders. Private fields (hireDate, roles, offboardedAt) are null unless the viewer is the
+person, in their management line, or HR.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any
+
+import strawberry
+from strawberry.types import Info
+
+from upward.graphql.lazy import Lazy
+from upward.graphql.node import Node, register_node
+from upward.graphql.relay import (
+    Connection,
+    build_connection,
+    expect_global_id,
+    page_args,
+    to_global_id,
+)
+from upward.graphql.selection import selected_under
+from upward.people import service
+from upward.people.loaders import (
+    department_by_id_loader,
+    employee_by_id_loader,
+    has_reports_loader,
+    location_by_id_loader,
+    viewer_of,
+)
+
+
+@strawberry.enum(description="Whether a person currently works at the tenant.")
+class EmployeeStatus(enum.Enum):
+    ACTIVE = "active"
+    OFFBOARDED = "offboarded"
+
+
+@strawberry.enum(description="Roles assigned to a person. `manager` is not assigned: anyone with "
+                             "active direct reports is a manager.")
+class Role(enum.Enum):
+    TENANT_ADMIN = "tenant_admin"
+    HR_ADMIN = "hr_admin"
+
+
+@strawberry.enum(description="Effective roles of the viewer.")
+class ViewerRole(enum.Enum):
+    EMPLOYEE = "employee"
+    MANAGER = "manager"
+    HR_ADMIN = "hr_admin"
+    TENANT_ADMIN = "tenant_admin"
+
+
+@strawberry.enum
+class EmployeeOrder(enum.Enum):
+    NAME_ASC = "NAME_ASC"
+    NAME_DESC = "NAME_DESC"
+    EMAIL_ASC = "EMAIL_ASC"
+    EMAIL_DESC = "EMAIL_DESC"
+
+
+@strawberry.type(description="A department of the tenant.")
+class Department(Node):
+    id: strawberry.ID
+    name: str
+    code: str | None
+    _raw_id: strawberry.Private[uuid.UUID]
+
+
+@strawberry.type(description="A place people work from.")
+class Location(Node):
+    id: strawberry.ID
+    name: str
+    timezone: str | None = strawberry.field(description="IANA zone; null means the tenant's.")
+    country: str | None = strawberry.field(description="ISO 3166-1 alpha-2 code.")
+    _raw_id: strawberry.Private[uuid.UUID]
+
+
+def department_obj(row: Any) -> Department:
+    return Department(id=to_global_id("Department", row.id), name=row.name, code=row.code,
+                      _raw_id=row.id)
+
+
+def location_obj(row: Any) -> Location:
+    return Location(id=to_global_id("Location", row.id), name=row.name, timezone=row.timezone,
+                    country=row.country, _raw_id=row.id)
+
+
+PageArgsDoc = "Relay pagination: `first` (at most 100) with `after`, or `last` with `before`."
+
+
+@strawberry.type(description="A person at the tenant. Public fields are visible to every "
+                             "employee; private fields are null unless you are this person, "
+                             "in their management line, or HR.")
+class Employee(Node):
+    id: strawberry.ID
+    email: str
+    name: str
+    title: str | None
+    job_level: str | None
+    status: EmployeeStatus
+    timezone: str | None = strawberry.field(
+        description="The person's own IANA zone; null means their location's, else the tenant's.")
+    manager: Annotated[Employee, strawberry.lazy("upward.people.schema")] | None
+    department: Department | None
+    location: Location | None
+    hire_date: date | None = strawberry.field(description="Private.")
+    roles: list[Role] | None = strawberry.field(description="Assigned roles. Private.")
+    offboarded_at: datetime | None = strawberry.field(description="Private.")
+    created_at: datetime
+    updated_at: datetime
+    _raw_id: strawberry.Private[uuid.UUID]
+
+    @strawberry.field(description="Whether this person has active direct reports.")
+    async def is_manager(self, info: Info) -> bool:
+        return await has_reports_loader(info.context).load(self._raw_id)
+
+    @strawberry.field(description="People who report to this person directly. " + PageArgsDoc)
+    async def direct_reports(
+        self, info: Info, first: int | None = None, after: str | None = None,
+        last: int | None = None, before: str | None = None,
+        order_by: EmployeeOrder = EmployeeOrder.NAME_ASC,
+    ) -> Connection[Employee]:
+        return await _employee_connection(
+            info, service.EmployeeFilter(manager_id=self._raw_id), order_by,
+            first=first, after=after, last=last, before=before)
+
+    @strawberry.field(description="Everyone below this person, all levels. " + PageArgsDoc)
+    async def reporting_line(
+        self, info: Info, first: int | None = None, after: str | None = None,
+        last: int | None = None, before: str | None = None,
+        order_by: EmployeeOrder = EmployeeOrder.NAME_ASC,
+    ) -> Connection[Employee]:
+        ctx = info.context
+        viewer = await viewer_of(ctx)
+        order = service.EMPLOYEE_ORDERS[order_by.value]
+        args = page_args(ctx, order, first=first, after=after, last=last, before=before)
+        include = selected_under(info, ("edges", "node"), service.JOINABLE)
+        async with ctx.session() as s:
+            page = await service.list_reporting_line(
+                s, viewer, manager_id=self._raw_id, order=order_by.value, page=args,
+                include=include)
+        return build_connection(ctx, page, order, lambda r: employee_obj(ctx, viewer, r, include))
+
+    @strawberry.field(description="This person's managers, nearest first, up to the top.")
+    async def manager_chain(self, info: Info) -> list[Employee]:
+        ctx = info.context
+        viewer = await viewer_of(ctx)
+        async with ctx.session() as s:
+            rows = await service.manager_chain(s, viewer, self._raw_id)
+        return [employee_obj(ctx, viewer, r) for r in rows]
+
+
+class _Prefixed:
+    """Attribute view of the `<prefix>__<column>` labels of a joined row."""
+
+    __slots__ = ("_p", "_row")
+
+    def __init__(self, row: Any, prefix: str) -> None:
+        self._row = row
+        self._p = prefix
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, f"{self._p}__{name}")
+
+
+def employee_obj(ctx: Any, viewer: service.Viewer, row: Any, include: Any = ()) -> Employee:
+    private = viewer.sees_private(row.id)
+    manager: Any = None
+    if row.manager_id is not None:
+        if "manager" in include:
+            m = _Prefixed(row, "manager")
+            manager = employee_obj(ctx, viewer, m) if m.id is not None else None
+        else:
+            mid = row.manager_id
+            manager = Lazy(lambda: _load_employee(ctx, viewer, mid))
+    department: Any = None
+    if row.department_id is not None:
+        if "department" in include:
+            department = department_obj(_Prefixed(row, "department"))
+        else:
+            did = row.department_id
+            department = Lazy(lambda: _load_department(ctx, did))
+    location: Any = None
+    if row.location_id is not None:
+        if "location" in include:
+            location = location_obj(_Prefixed(row, "location"))
+        else:
+            lid = row.location_id
+            location = Lazy(lambda: _load_location(ctx, lid))
+    return Employee(
+        id=to_global_id("Employee", row.id),
+        email=row.email,
+        name=row.name,
+        title=row.title,
+        job_level=row.job_level,
+        status=EmployeeStatus(row.status),
+        timezone=row.timezone,
+        manager=manager,
+        department=department,
+        location=location,
+        hire_date=row.hire_date if private else None,
+        roles=[Role(r) for r in row.roles] if private else None,
+        offboarded_at=row.offboarded_at if private else None,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        _raw_id=row.id,
+    )
+
+
+async def _load_employee(ctx: Any, viewer: service.Viewer, employee_id: uuid.UUID) -> Employee | None:
+    row = await employee_by_id_loader(ctx).load(employee_id)
+    return employee_obj(ctx, viewer, row) if row is not None else None
+
+
+async def _load_department(ctx: Any, department_id: uuid.UUID) -> Department | None:
+    row = await department_by_id_loader(ctx).load(department_id)
+    return department_obj(row) if row is not None else None
+
+
+async def _load_location(ctx: Any, location_id: uuid.UUID) -> Location | None:
+    row = await location_by_id_loader(ctx).load(location_id)
+    return location_obj(row) if row is not None else None
+
+
+@register_node("Employee")
+async def _employee_nodes(ctx: Any, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    viewer = await viewer_of(ctx)
+    rows = await employee_by_id_loader(ctx).load_many(ids)
+    return {r.id: employee_obj(ctx, viewer, r) for r in rows if r is not None}
+
+
+@register_node("Department")
+async def _department_nodes(ctx: Any, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    rows = await department_by_id_loader(ctx).load_many(ids)
+    return {r.id: department_obj(r) for r in rows if r is not None}
+
+
+@register_node("Location")
+async def _location_nodes(ctx: Any, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    rows = await location_by_id_loader(ctx).load_many(ids)
+    return {r.id: location_obj(r) for r in rows if r is not None}
+
+
+# --- queries --------------------------------------------------------------------------------------
+
+
+@strawberry.input(description="Filters for `employees`; all given filters must match.")
+class EmployeeFilter:
+    search: str | None = strawberry.field(
+        default=None, description="Case-insensitive match on name or email.")
+    department_ids: list[strawberry.ID] | None = None
+    location_ids: list[strawberry.ID] | None = None
+    manager_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Direct reports of this manager.")
+    job_levels: list[str] | None = None
+    status: EmployeeStatus | None = strawberry.field(
+        default=EmployeeStatus.ACTIVE,
+        description="ACTIVE by default; OFFBOARDED or null (any) need hr_admin or tenant_admin.")
+
+
+def _ids(values: list[strawberry.ID] | None, type_name: str, field: str) -> tuple[uuid.UUID, ...] | None:
+    if values is None:
+        return None
+    if len(values) > 100:
+        from upward.errors import BadUserInput
+
+        raise BadUserInput("at most 100 ids", field=field)
+    return tuple(expect_global_id(v, type_name, field=field) for v in values)
+
+
+def _to_service_filter(f: EmployeeFilter | None) -> service.EmployeeFilter:
+    if f is None:
+        return service.EmployeeFilter()
+    return service.EmployeeFilter(
+        search=f.search,
+        department_ids=_ids(f.department_ids, "Department", "filter.departmentIds"),
+        location_ids=_ids(f.location_ids, "Location", "filter.locationIds"),
+        manager_id=expect_global_id(f.manager_id, "Employee", field="filter.managerId")
+        if f.manager_id is not None else None,
+        job_levels=tuple(f.job_levels) if f.job_levels is not None else None,
+        status=f.status.value if f.status is not None else None,
+    )
+
+
+async def _employee_connection(
+    info: Info, filt: service.EmployeeFilter, order_by: EmployeeOrder, *,
+    first: int | None, after: str | None, last: int | None, before: str | None,
+) -> Connection[Employee]:
+    ctx = info.context
+    order = service.EMPLOYEE_ORDERS[order_by.value]
+    args = page_args(ctx, order, first=first, after=after, last=last, before=before)
+    viewer = await viewer_of(ctx)
+    include = selected_under(info, ("edges", "node"), service.JOINABLE)
+    async with ctx.session() as s:
+        page = await service.list_employees(s, viewer, filter=filt, order=order_by.value,
+                                            page=args, include=include)
+    return build_connection(ctx, page, order, lambda r: employee_obj(ctx, viewer, r, include))
+
+
+@strawberry.type(description="Who is asking: the signed-in person, their effective roles and tenant.")
+class Viewer:
+    employee: Employee
+    roles: list[ViewerRole]
+    tenant_slug: str
+    tenant_timezone: str
+
+
+@strawberry.type
+class PeopleQuery:
+    @strawberry.field(description="The signed-in employee.")
+    async def me(self, info: Info) -> Employee:
+        ctx = info.context
+        ctx.require_principal()
+        return employee_obj(ctx, await viewer_of(ctx), ctx.me_row)
+
+    @strawberry.field(description="The signed-in employee with effective roles and tenant.")
+    async def viewer(self, info: Info) -> Viewer:
+        ctx = info.context
+        p = ctx.require_principal()
+        return Viewer(
+            employee=employee_obj(ctx, await viewer_of(ctx), ctx.me_row),
+            roles=sorted((ViewerRole(r) for r in p.roles), key=lambda r: r.value),
+            tenant_slug=p.tenant_slug,
+            tenant_timezone=p.tenant_timezone,
+        )
+
+    @strawberry.field(description="One employee by id; NOT_FOUND if it does not exist for you.")
+    async def employee(self, info: Info, id: strawberry.ID) -> Employee:
+        ctx = info.context
+        ctx.require_principal()
+        raw = expect_global_id(id, "Employee", field="id")
+        viewer = await viewer_of(ctx)
+        row = await employee_by_id_loader(ctx).load(raw)
+        if row is None:
+            from upward.errors import NotFound
+
+            raise NotFound("no employee with this id")
+        return employee_obj(ctx, viewer, row)
+
+    @strawberry.field(description="The directory. " + PageArgsDoc)
+    async def employees(
+        self, info: Info, filter: EmployeeFilter | None = None,
+        order_by: EmployeeOrder = EmployeeOrder.NAME_ASC,
+        first: int | None = None, after: str | None = None,
+        last: int | None = None, before: str | None = None,
+    ) -> Connection[Employee]:
+        info.context.require_principal()
+        return await _employee_connection(info, _to_service_filter(filter), order_by,
+                                          first=first, after=after, last=last, before=before)
+
+    @strawberry.field(description="Every department, by name.")
+    async def departments(self, info: Info) -> list[Department]:
+        ctx = info.context
+        ctx.require_principal()
+        async with ctx.session() as s:
+            return [department_obj(r) for r in await service.list_departments(s)]
+
+    @strawberry.field(description="Every location, by name.")
+    async def locations(self, info: Info) -> list[Location]:
+        ctx = info.context
+        ctx.require_principal()
+        async with ctx.session() as s:
+            return [location_obj(r) for r in await service.list_locations(s)]
+
+
+# --- mutations ------------------------------------------------------------------------------------
+
+
+@strawberry.input
+class CreateEmployeeInput:
+    email: str
+    name: str
+    title: str | None = None
+    job_level: str | None = None
+    manager_id: strawberry.ID | None = None
+    department_id: strawberry.ID | None = None
+    location_id: strawberry.ID | None = None
+    roles: list[Role] | None = strawberry.field(default=None, description="Needs tenant_admin.")
+    timezone: str | None = None
+    hire_date: date | None = None
+
+
+@strawberry.input(description="Fields to change; omitted fields stay as they are, null clears.")
+class UpdateEmployeeInput:
+    email: str | None = strawberry.UNSET
+    name: str | None = strawberry.UNSET
+    title: str | None = strawberry.UNSET
+    job_level: str | None = strawberry.UNSET
+    department_id: strawberry.ID | None = strawberry.UNSET
+    location_id: strawberry.ID | None = strawberry.UNSET
+    roles: list[Role] | None = strawberry.UNSET
+    timezone: str | None = strawberry.UNSET
+    hire_date: date | None = strawberry.UNSET
+
+
+@strawberry.input
+class CreateDepartmentInput:
+    name: str
+    code: str | None = None
+
+
+@strawberry.input
+class UpdateDepartmentInput:
+    name: str | None = strawberry.UNSET
+    code: str | None = strawberry.UNSET
+
+
+@strawberry.input
+class CreateLocationInput:
+    name: str
+    timezone: str | None = None
+    country: str | None = None
+
+
+@strawberry.input
+class UpdateLocationInput:
+    name: str | None = strawberry.UNSET
+    timezone: str | None = strawberry.UNSET
+    country: str | None = strawberry.UNSET
+
+
+@strawberry.type
+class EmployeePayload:
+    employee: Employee
+
+
+@strawberry.type
+class DepartmentPayload:
+    department: Department
+
+
+@strawberry.type
+class LocationPayload:
+    location: Location
+
+
+def _opt_id(value: Any, type_name: str, field: str) -> uuid.UUID | None:
+    return None if value is None else expect_global_id(value, type_name, field=field)
+
+
+def _patch(inp: Any, mapping: dict[str, tuple[str, str | None]]) -> dict[str, Any]:
+    """Only the fields the client sent; ids decoded. mapping: attr -> (service key, node type)."""
+    out: dict[str, Any] = {}
+    for attr, (key, type_name) in mapping.items():
+        value = getattr(inp, attr)
+        if value is strawberry.UNSET:
+            continue
+        if type_name is not None:
+            value = _opt_id(value, type_name, f"input.{strawberry_name(attr)}")
+        elif attr == "roles" and value is not None:
+            value = [r.value for r in value]
+        if attr in ("name", "email") and value is None:
+            from upward.errors import BadUserInput
+
+            raise BadUserInput("cannot be null", field=f"input.{attr}")
+        out[key] = value
+    return out
+
+
+def strawberry_name(attr: str) -> str:
+    head, *rest = attr.split("_")
+    return head + "".join(p.capitalize() for p in rest)
+
+
+async def _employee_payload(info: Info, row: Any) -> EmployeePayload:
+    ctx = info.context
+    return EmployeePayload(employee=employee_obj(ctx, await viewer_of(ctx), row))
+
+
+@strawberry.type
+class PeopleMutation:
+    @strawberry.mutation(description="Add a person (hr_admin or tenant_admin).")
+    async def create_employee(self, info: Info, input: CreateEmployeeInput) -> EmployeePayload:
+        async with info.context.mutation() as (s, p):
+            row = await service.create_employee(
+                s, p, email=input.email, name=input.name, title=input.title,
+                job_level=input.job_level,
+                manager_id=_opt_id(input.manager_id, "Employee", "input.managerId"),
+                department_id=_opt_id(input.department_id, "Department", "input.departmentId"),
+                location_id=_opt_id(input.location_id, "Location", "input.locationId"),
+                roles=[r.value for r in input.roles] if input.roles else None,
+                timezone=input.timezone, hire_date=input.hire_date)
+        return await _employee_payload(info, row)
+
+    @strawberry.mutation(description="Change a person's details (hr_admin or tenant_admin; "
+                                     "roles need tenant_admin).")
+    async def update_employee(
+        self, info: Info, id: strawberry.ID, input: UpdateEmployeeInput
+    ) -> EmployeePayload:
+        raw = expect_global_id(id, "Employee", field="id")
+        patch = _patch(input, {
+            "email": ("email", None), "name": ("name", None), "title": ("title", None),
+            "job_level": ("job_level", None), "department_id": ("department_id", "Department"),
+            "location_id": ("location_id", "Location"), "roles": ("roles", None),
+            "timezone": ("timezone", None), "hire_date": ("hire_date", None)})
+        async with info.context.mutation() as (s, p):
+            row = await service.update_employee(s, p, raw, patch)
+        return await _employee_payload(info, row)
+
+    @strawberry.mutation(description="Move a person under another manager (null: no manager). "
+                                     "Refuses cycles and inactive managers.")
+    async def change_manager(
+        self, info: Info, employee_id: strawberry.ID, manager_id: strawberry.ID | None
+    ) -> EmployeePayload:
+        raw = expect_global_id(employee_id, "Employee", field="employeeId")
+        mgr = _opt_id(manager_id, "Employee", "managerId")
+        async with info.context.mutation() as (s, p):
+            row = await service.change_manager(s, p, raw, mgr)
+        return await _employee_payload(info, row)
+
+    @strawberry.mutation(description="Offboard a person. Their direct reports move to "
+                                     "`reassignReportsTo`, or else to the person's own manager.")
+    async def offboard_employee(
+        self, info: Info, employee_id: strawberry.ID,
+        reassign_reports_to: strawberry.ID | None = None,
+    ) -> EmployeePayload:
+        raw = expect_global_id(employee_id, "Employee", field="employeeId")
+        target = _opt_id(reassign_reports_to, "Employee", "reassignReportsTo")
+        async with info.context.mutation() as (s, p):
+            row = await service.offboard_employee(s, p, raw, reassign_reports_to=target)
+        return await _employee_payload(info, row)
+
+    @strawberry.mutation(description="Add a department (hr_admin or tenant_admin).")
+    async def create_department(self, info: Info, input: CreateDepartmentInput) -> DepartmentPayload:
+        async with info.context.mutation() as (s, p):
+            row = await service.create_department(s, p, name=input.name, code=input.code)
+        return DepartmentPayload(department=department_obj(row))
+
+    @strawberry.mutation(description="Rename or recode a department (hr_admin or tenant_admin).")
+    async def update_department(
+        self, info: Info, id: strawberry.ID, input: UpdateDepartmentInput
+    ) -> DepartmentPayload:
+        raw = expect_global_id(id, "Department", field="id")
+        patch = _patch(input, {"name": ("name", None), "code": ("code", None)})
+        async with info.context.mutation() as (s, p):
+            row = await service.update_department(s, p, raw, patch)
+        return DepartmentPayload(department=department_obj(row))
+
+    @strawberry.mutation(description="Add a location (hr_admin or tenant_admin).")
+    async def create_location(self, info: Info, input: CreateLocationInput) -> LocationPayload:
+        async with info.context.mutation() as (s, p):
+            row = await service.create_location(s, p, name=input.name, timezone=input.timezone,
+                                                country=input.country)
+        return LocationPayload(location=location_obj(row))
+
+    @strawberry.mutation(description="Change a location (hr_admin or tenant_admin).")
+    async def update_location(
+        self, info: Info, id: strawberry.ID, input: UpdateLocationInput
+    ) -> LocationPayload:
+        raw = expect_global_id(id, "Location", field="id")
+        patch = _patch(input, {"name": ("name", None), "timezone": ("timezone", None),
+                               "country": ("country", None)})
+        async with info.context.mutation() as (s, p):
+            row = await service.update_location(s, p, raw, patch)
+        return LocationPayload(location=location_obj(row))

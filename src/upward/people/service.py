@@ -1,0 +1,680 @@
+"""People rules: who may see and change whom, the manager chain, validation, audit.
+
+Plain async functions over a session and a Principal; the GraphQL layer and workers share them.
+Services never commit: the request or actor boundary owns the transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from upward.audit import service as audit
+from upward.auth.principal import Principal
+from upward.errors import BadUserInput, Conflict, Forbidden, NotFound
+from upward.pagination import Order, Page, PageArgs, paginate
+from upward.people.models import ASSIGNABLE_ROLES, Department, Employee, Location
+from upward.people.validation import (
+    check_country,
+    check_hire_date,
+    check_timezone,
+    normalize_email,
+    optional_text,
+    require_text,
+)
+
+t_emp = Employee.__table__
+t_dep = Department.__table__
+t_loc = Location.__table__
+
+EMPLOYEE_FIELDS = (
+    "tenant_id", "id", "email", "name", "title", "job_level", "manager_id", "department_id",
+    "location_id", "roles", "status", "timezone", "hire_date", "offboarded_at", "created_at",
+    "updated_at",
+)
+EMPLOYEE_COLUMNS = ", ".join(f"e.{c}" for c in EMPLOYEE_FIELDS)
+MAX_CHAIN_DEPTH = 64
+
+# Related rows the list query can join in one statement, by GraphQL field name.
+JOINABLE = ("manager", "department", "location")
+
+
+# --- visibility ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """What a principal may see about people. Managers see private fields of their line."""
+
+    principal: Principal
+    line: frozenset[uuid.UUID] = field(default_factory=frozenset)
+
+    def sees_private(self, employee_id: uuid.UUID) -> bool:
+        p = self.principal
+        return p.is_hr or employee_id == p.employee_id or employee_id in self.line
+
+    @property
+    def sees_offboarded(self) -> bool:
+        return self.principal.is_hr
+
+
+async def load_viewer(session: AsyncSession, principal: Principal) -> Viewer:
+    line: frozenset[uuid.UUID] = frozenset()
+    if principal.is_manager and not principal.is_hr and principal.employee_id:
+        line = frozenset(await reporting_line_ids(session, principal.employee_id))
+    return Viewer(principal, line)
+
+
+def _visible(viewer: Viewer, table: sa.Table = t_emp) -> list[Any]:
+    return [] if viewer.sees_offboarded else [table.c.status == "active"]
+
+
+# --- reads ---------------------------------------------------------------------------------------
+
+
+async def employees_by_ids(
+    session: AsyncSession, viewer: Viewer, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Any]:
+    ids = list(set(ids))
+    if not ids:
+        return {}
+    stmt = sa.select(t_emp).where(t_emp.c.id.in_(ids), *_visible(viewer))
+    return {row.id: row for row in (await session.execute(stmt)).all()}
+
+
+async def departments_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    ids = list(set(ids))
+    if not ids:
+        return {}
+    rows = (await session.execute(sa.select(t_dep).where(t_dep.c.id.in_(ids)))).all()
+    return {row.id: row for row in rows}
+
+
+async def locations_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    ids = list(set(ids))
+    if not ids:
+        return {}
+    rows = (await session.execute(sa.select(t_loc).where(t_loc.c.id.in_(ids)))).all()
+    return {row.id: row for row in rows}
+
+
+async def get_employee(session: AsyncSession, viewer: Viewer, employee_id: uuid.UUID) -> Any:
+    row = (await employees_by_ids(session, viewer, [employee_id])).get(employee_id)
+    if row is None:
+        raise NotFound("no employee with this id")
+    return row
+
+
+@dataclass(frozen=True, slots=True)
+class EmployeeFilter:
+    search: str | None = None
+    department_ids: tuple[uuid.UUID, ...] | None = None
+    location_ids: tuple[uuid.UUID, ...] | None = None
+    manager_id: uuid.UUID | None = None
+    status: str | None = "active"  # None: any status (HR only)
+    job_levels: tuple[str, ...] | None = None
+
+
+def _order(column: str, descending: bool) -> Order:
+    col = t_emp.c[column]
+    return Order(
+        key=f"employees:{column}:{'desc' if descending else 'asc'}",
+        columns=(col, t_emp.c.id),
+        descending=descending,
+        parse=(str, uuid.UUID),
+    )
+
+
+EMPLOYEE_ORDERS = {
+    "NAME_ASC": _order("name", False),
+    "NAME_DESC": _order("name", True),
+    "EMAIL_ASC": _order("email", False),
+    "EMAIL_DESC": _order("email", True),
+}
+
+
+def _like(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _filter_conditions(viewer: Viewer, f: EmployeeFilter) -> list[Any]:
+    conds: list[Any] = []
+    if f.status is not None:
+        if f.status != "active" and not viewer.sees_offboarded:
+            raise Forbidden("only hr_admin and tenant_admin can list offboarded employees")
+        conds.append(t_emp.c.status == f.status)
+    elif not viewer.sees_offboarded:
+        conds.append(t_emp.c.status == "active")
+    if f.search:
+        term = f.search.strip()
+        if len(term) > 100:
+            raise BadUserInput("search must be at most 100 characters", field="filter.search")
+        if term:
+            pattern = _like(term)
+            conds.append(
+                sa.or_(t_emp.c.name.ilike(pattern, escape="\\"),
+                       t_emp.c.email.ilike(pattern, escape="\\"))
+            )
+    if f.department_ids is not None:
+        conds.append(t_emp.c.department_id.in_(f.department_ids))
+    if f.location_ids is not None:
+        conds.append(t_emp.c.location_id.in_(f.location_ids))
+    if f.manager_id is not None:
+        conds.append(t_emp.c.manager_id == f.manager_id)
+    if f.job_levels is not None:
+        conds.append(t_emp.c.job_level.in_(f.job_levels))
+    return conds
+
+
+def _select_with(viewer: Viewer, include: Iterable[str]) -> sa.Select[Any]:
+    """Employees plus the related rows asked for, joined in one statement.
+
+    Joined columns are labelled `<relation>__<column>`; a missing or hidden relation has NULL id.
+    """
+    include = set(include)
+    cols: list[Any] = list(t_emp.c)
+    joined: Any = t_emp
+    if "manager" in include:
+        m = t_emp.alias("m")
+        on = sa.and_(m.c.tenant_id == t_emp.c.tenant_id, m.c.id == t_emp.c.manager_id,
+                     *_visible(viewer, m))
+        joined = joined.outerjoin(m, on)
+        cols += [c.label(f"manager__{c.name}") for c in m.c]
+    if "department" in include:
+        d = t_dep.alias("d")
+        joined = joined.outerjoin(
+            d, sa.and_(d.c.tenant_id == t_emp.c.tenant_id, d.c.id == t_emp.c.department_id))
+        cols += [c.label(f"department__{c.name}") for c in d.c]
+    if "location" in include:
+        lo = t_loc.alias("l")
+        joined = joined.outerjoin(
+            lo, sa.and_(lo.c.tenant_id == t_emp.c.tenant_id, lo.c.id == t_emp.c.location_id))
+        cols += [c.label(f"location__{c.name}") for c in lo.c]
+    return sa.select(*cols).select_from(joined)
+
+
+async def list_employees(
+    session: AsyncSession,
+    viewer: Viewer,
+    *,
+    filter: EmployeeFilter,
+    order: str = "NAME_ASC",
+    page: PageArgs,
+    include: Iterable[str] = (),
+    extra_conditions: Iterable[Any] = (),
+) -> Page:
+    conds = [*_filter_conditions(viewer, filter), *extra_conditions]
+    stmt = _select_with(viewer, include).where(*conds)
+    count = sa.select(sa.func.count()).select_from(t_emp).where(*conds)
+    return await paginate(session, stmt, EMPLOYEE_ORDERS[order], page, count_stmt=count)
+
+
+def _line_cte(root: uuid.UUID) -> sa.CTE:
+    base = sa.select(t_emp.c.id, sa.literal(1).label("depth")).where(
+        t_emp.c.manager_id == root, t_emp.c.status == "active"
+    ).cte("line", recursive=True)
+    child = t_emp.alias("c")
+    return base.union_all(
+        sa.select(child.c.id, (base.c.depth + 1).label("depth"))
+        .where(child.c.manager_id == base.c.id, child.c.status == "active",
+               base.c.depth < MAX_CHAIN_DEPTH)
+    )
+
+
+async def reporting_line_ids(session: AsyncSession, root: uuid.UUID) -> list[uuid.UUID]:
+    line = _line_cte(root)
+    return list((await session.execute(sa.select(line.c.id))).scalars().all())
+
+
+async def list_reporting_line(
+    session: AsyncSession, viewer: Viewer, *, manager_id: uuid.UUID, order: str, page: PageArgs,
+    include: Iterable[str] = (),
+) -> Page:
+    line = _line_cte(manager_id)
+    in_line = t_emp.c.id.in_(sa.select(line.c.id))
+    return await list_employees(
+        session, viewer, filter=EmployeeFilter(status="active"), order=order, page=page,
+        include=include, extra_conditions=[in_line],
+    )
+
+
+async def manager_chain(
+    session: AsyncSession, viewer: Viewer, employee_id: uuid.UUID
+) -> list[Any]:
+    """The managers above an employee, nearest first."""
+    up = sa.select(t_emp.c.manager_id.label("id"), sa.literal(1).label("depth")).where(
+        t_emp.c.id == employee_id
+    ).cte("chain", recursive=True)
+    parent = t_emp.alias("p")
+    up = up.union_all(
+        sa.select(parent.c.manager_id, (up.c.depth + 1)).where(
+            parent.c.id == up.c.id, up.c.depth < MAX_CHAIN_DEPTH
+        )
+    )
+    stmt = (
+        sa.select(t_emp)
+        .join(up, up.c.id == t_emp.c.id)
+        .where(*_visible(viewer))
+        .order_by(up.c.depth)
+    )
+    return list((await session.execute(stmt)).all())
+
+
+async def has_reports(session: AsyncSession, ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    ids = list(set(ids))
+    if not ids:
+        return set()
+    stmt = sa.select(t_emp.c.manager_id).where(
+        t_emp.c.manager_id.in_(ids), t_emp.c.status == "active"
+    ).distinct()
+    return set((await session.execute(stmt)).scalars().all())
+
+
+async def list_departments(session: AsyncSession) -> list[Any]:
+    return list((await session.execute(sa.select(t_dep).order_by(t_dep.c.name))).all())
+
+
+async def list_locations(session: AsyncSession) -> list[Any]:
+    return list((await session.execute(sa.select(t_loc).order_by(t_loc.c.name))).all())
+
+
+# --- writes --------------------------------------------------------------------------------------
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _is_unique_violation(exc: IntegrityError) -> bool:
+    orig = exc.orig
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return code == "23505"
+
+
+async def _lock_org_chart(session: AsyncSession, principal: Principal) -> None:
+    """Serialize manager-graph changes within a tenant, so two concurrent moves cannot
+    together create a cycle (or strand the last tenant admin)."""
+    await session.execute(
+        sa.text("select pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+        {"k": f"org:{principal.tenant_id}"},
+    )
+
+
+async def _require_active_employee(
+    session: AsyncSession, employee_id: uuid.UUID, *, field: str
+) -> Any:
+    row = (
+        await session.execute(sa.select(t_emp).where(t_emp.c.id == employee_id))
+    ).first()
+    if row is None or row.status != "active":
+        raise BadUserInput("no active employee with this id", field=field)
+    return row
+
+
+async def _require_exists(
+    session: AsyncSession, table: sa.Table, row_id: uuid.UUID | None, *, field: str, what: str
+) -> None:
+    if row_id is None:
+        return
+    found = await session.scalar(sa.select(sa.literal(1)).where(table.c.id == row_id))
+    if found is None:
+        raise BadUserInput(f"no {what} with this id", field=field)
+
+
+def _check_roles(principal: Principal, roles: Iterable[str] | None, *, field: str) -> list[str]:
+    if roles is None:
+        return []
+    out = sorted(set(roles))
+    for r in out:
+        if r not in ASSIGNABLE_ROLES:
+            raise BadUserInput(f"unknown role {r!r}; assignable roles: {', '.join(ASSIGNABLE_ROLES)}",
+                               field=field)
+    return out
+
+
+async def _count_tenant_admins(session: AsyncSession, *, excluding: uuid.UUID) -> int:
+    stmt = sa.select(sa.func.count()).select_from(t_emp).where(
+        t_emp.c.status == "active",
+        t_emp.c.roles.any("tenant_admin"),
+        t_emp.c.id != excluding,
+    )
+    return int(await session.scalar(stmt) or 0)
+
+
+async def create_employee(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    email: str,
+    name: str,
+    title: str | None = None,
+    job_level: str | None = None,
+    manager_id: uuid.UUID | None = None,
+    department_id: uuid.UUID | None = None,
+    location_id: uuid.UUID | None = None,
+    roles: list[str] | None = None,
+    timezone: str | None = None,
+    hire_date: date | None = None,
+) -> Any:
+    principal.require_hr("creating employees")
+    values: dict[str, Any] = {
+        "email": normalize_email(email, field="input.email"),
+        "name": require_text(name, field="input.name"),
+        "title": optional_text(title, field="input.title", max_len=200),
+        "job_level": optional_text(job_level, field="input.jobLevel", max_len=32),
+        "timezone": check_timezone(timezone, field="input.timezone"),
+        "hire_date": check_hire_date(hire_date, field="input.hireDate"),
+        "roles": _check_roles(principal, roles, field="input.roles"),
+        "department_id": department_id,
+        "location_id": location_id,
+        "manager_id": manager_id,
+    }
+    if values["roles"]:
+        principal.require_tenant_admin("assigning roles")
+    await _require_exists(session, t_dep, department_id, field="input.departmentId",
+                          what="department")
+    await _require_exists(session, t_loc, location_id, field="input.locationId", what="location")
+    if manager_id is not None:
+        await _require_active_employee(session, manager_id, field="input.managerId")
+    taken = await session.scalar(sa.select(t_emp.c.id).where(t_emp.c.email == values["email"]))
+    if taken is not None:
+        raise Conflict("an employee with this email already exists", field="input.email")
+    try:
+        async with session.begin_nested():
+            row = (
+                await session.execute(
+                    sa.insert(t_emp)
+                    .values(tenant_id=principal.tenant_id, **values)
+                    .returning(t_emp)
+                )
+            ).one()
+    except IntegrityError as exc:
+        if _is_unique_violation(exc):
+            raise Conflict("an employee with this email already exists", field="input.email") from exc
+        raise
+    await audit.record(
+        session, principal, action="employee.create", target_type="Employee", target_id=row.id,
+        changes=audit.diff({}, {k: v for k, v in values.items() if v not in (None, [])}),
+    )
+    return row
+
+
+EMPLOYEE_PATCHABLE = {
+    "email", "name", "title", "job_level", "department_id", "location_id", "roles", "timezone",
+    "hire_date",
+}
+
+
+async def update_employee(
+    session: AsyncSession, principal: Principal, employee_id: uuid.UUID, patch: dict[str, Any]
+) -> Any:
+    """Change the given fields (only those present in `patch`)."""
+    principal.require_hr("updating employees")
+    unknown = set(patch) - EMPLOYEE_PATCHABLE
+    if unknown:
+        raise BadUserInput(f"cannot update {', '.join(sorted(unknown))}", field="input")
+    current = (
+        await session.execute(sa.select(t_emp).where(t_emp.c.id == employee_id).with_for_update())
+    ).first()
+    if current is None:
+        raise NotFound("no employee with this id")
+    values: dict[str, Any] = {}
+    for key, value in patch.items():
+        if key == "email":
+            values[key] = normalize_email(value, field="input.email")
+        elif key == "name":
+            values[key] = require_text(value, field="input.name")
+        elif key == "title":
+            values[key] = optional_text(value, field="input.title", max_len=200)
+        elif key == "job_level":
+            values[key] = optional_text(value, field="input.jobLevel", max_len=32)
+        elif key == "timezone":
+            values[key] = check_timezone(value, field="input.timezone")
+        elif key == "hire_date":
+            values[key] = check_hire_date(value, field="input.hireDate")
+        elif key == "roles":
+            values[key] = _check_roles(principal, value, field="input.roles")
+        elif key == "department_id":
+            await _require_exists(session, t_dep, value, field="input.departmentId",
+                                  what="department")
+            values[key] = value
+        elif key == "location_id":
+            await _require_exists(session, t_loc, value, field="input.locationId",
+                                  what="location")
+            values[key] = value
+    if "roles" in values and sorted(current.roles) != values["roles"]:
+        principal.require_tenant_admin("changing roles")
+        if "tenant_admin" in current.roles and "tenant_admin" not in values["roles"]:
+            await _lock_org_chart(session, principal)
+            if await _count_tenant_admins(session, excluding=employee_id) == 0:
+                raise Conflict("cannot remove the role from the last tenant admin",
+                               field="input.roles")
+    before = {k: getattr(current, k) for k in values}
+    changes = audit.diff(before, values)
+    row = current
+    if changes:
+        if "email" in changes:
+            taken = await session.scalar(
+                sa.select(t_emp.c.id).where(t_emp.c.email == values["email"],
+                                            t_emp.c.id != employee_id))
+            if taken is not None:
+                raise Conflict("an employee with this email already exists", field="input.email")
+        try:
+            async with session.begin_nested():
+                row = (
+                    await session.execute(
+                        sa.update(t_emp)
+                        .where(t_emp.c.id == employee_id)
+                        .values(**values, updated_at=_now())
+                        .returning(t_emp)
+                    )
+                ).one()
+        except IntegrityError as exc:
+            if _is_unique_violation(exc):
+                raise Conflict("an employee with this email already exists",
+                               field="input.email") from exc
+            raise
+    await audit.record(session, principal, action="employee.update", target_type="Employee",
+                       target_id=employee_id, changes=changes)
+    return row
+
+
+async def change_manager(
+    session: AsyncSession,
+    principal: Principal,
+    employee_id: uuid.UUID,
+    manager_id: uuid.UUID | None,
+) -> Any:
+    principal.require_hr("changing managers")
+    await _lock_org_chart(session, principal)
+    current = (
+        await session.execute(sa.select(t_emp).where(t_emp.c.id == employee_id).with_for_update())
+    ).first()
+    if current is None:
+        raise NotFound("no employee with this id")
+    if current.status != "active":
+        raise BadUserInput("cannot change the manager of an offboarded employee",
+                           field="employeeId")
+    if manager_id is not None:
+        if manager_id == employee_id:
+            raise BadUserInput("an employee cannot be their own manager", field="managerId")
+        await _require_active_employee(session, manager_id, field="managerId")
+        if manager_id in set(await reporting_line_ids(session, employee_id)):
+            raise BadUserInput(
+                "this change would create a cycle: the new manager reports to this employee",
+                field="managerId",
+            )
+    row = current
+    if current.manager_id != manager_id:
+        row = (
+            await session.execute(
+                sa.update(t_emp).where(t_emp.c.id == employee_id)
+                .values(manager_id=manager_id, updated_at=_now()).returning(t_emp)
+            )
+        ).one()
+    await audit.record(
+        session, principal, action="employee.change_manager", target_type="Employee",
+        target_id=employee_id,
+        changes=audit.diff({"manager_id": current.manager_id}, {"manager_id": manager_id}),
+    )
+    return row
+
+
+async def offboard_employee(
+    session: AsyncSession,
+    principal: Principal,
+    employee_id: uuid.UUID,
+    *,
+    reassign_reports_to: uuid.UUID | None = None,
+) -> Any:
+    """Mark an employee offboarded; their direct reports move to `reassign_reports_to`, or to
+    the offboarded employee's own manager when not given."""
+    principal.require_hr("offboarding employees")
+    if employee_id == principal.employee_id:
+        raise BadUserInput("you cannot offboard yourself", field="employeeId")
+    await _lock_org_chart(session, principal)
+    current = (
+        await session.execute(sa.select(t_emp).where(t_emp.c.id == employee_id).with_for_update())
+    ).first()
+    if current is None:
+        raise NotFound("no employee with this id")
+    if current.status != "active":
+        raise Conflict("this employee is already offboarded", field="employeeId")
+    if "tenant_admin" in current.roles and await _count_tenant_admins(
+        session, excluding=employee_id
+    ) == 0:
+        raise Conflict("cannot offboard the last tenant admin", field="employeeId")
+    target = reassign_reports_to if reassign_reports_to is not None else current.manager_id
+    if reassign_reports_to is not None:
+        if reassign_reports_to == employee_id:
+            raise BadUserInput("reports cannot be reassigned to the person leaving",
+                               field="reassignReportsTo")
+        await _require_active_employee(session, reassign_reports_to, field="reassignReportsTo")
+        if reassign_reports_to in set(await reporting_line_ids(session, employee_id)):
+            raise BadUserInput(
+                "reports cannot move to someone in the leaving employee's own reporting line",
+                field="reassignReportsTo",
+            )
+    moved = (
+        await session.execute(
+            sa.update(t_emp)
+            .where(t_emp.c.manager_id == employee_id)
+            .values(manager_id=target, updated_at=_now())
+            .returning(t_emp.c.id)
+        )
+    ).scalars().all()
+    row = (
+        await session.execute(
+            sa.update(t_emp).where(t_emp.c.id == employee_id)
+            .values(status="offboarded", offboarded_at=_now(), updated_at=_now())
+            .returning(t_emp)
+        )
+    ).one()
+    for report_id in moved:
+        await audit.record(
+            session, principal, action="employee.change_manager", target_type="Employee",
+            target_id=report_id,
+            changes={"manager_id": {"from": str(employee_id), "to": str(target) if target else None},
+                     "reason": "manager offboarded"},
+        )
+    await audit.record(
+        session, principal, action="employee.offboard", target_type="Employee",
+        target_id=employee_id,
+        changes={"status": {"from": "active", "to": "offboarded"},
+                 "reassigned_reports": [str(r) for r in moved],
+                 "reports_moved_to": str(target) if target else None},
+    )
+    return row
+
+
+# --- departments and locations -------------------------------------------------------------------
+
+
+async def _write_named(
+    session: AsyncSession, principal: Principal, table: sa.Table, kind: str,
+    row_id: uuid.UUID | None, values: dict[str, Any],
+) -> Any:
+    principal.require_hr(f"managing {kind}s")
+    if "name" in values:
+        values["name"] = require_text(values["name"], field="input.name")
+        clash = await session.scalar(
+            sa.select(table.c.id).where(table.c.name == values["name"],
+                                        *( [table.c.id != row_id] if row_id else []))
+        )
+        if clash is not None:
+            raise Conflict(f"a {kind} with this name already exists", field="input.name")
+    try:
+        async with session.begin_nested():
+            if row_id is None:
+                row = (await session.execute(
+                    sa.insert(table).values(tenant_id=principal.tenant_id, **values)
+                    .returning(table))).one()
+                before: dict[str, Any] = {}
+            else:
+                current = (await session.execute(
+                    sa.select(table).where(table.c.id == row_id).with_for_update())).first()
+                if current is None:
+                    raise NotFound(f"no {kind} with this id")
+                before = {k: getattr(current, k) for k in values}
+                row = (await session.execute(
+                    sa.update(table).where(table.c.id == row_id)
+                    .values(**values, updated_at=_now()).returning(table))).one()
+    except IntegrityError as exc:
+        if _is_unique_violation(exc):
+            raise Conflict(f"a {kind} with this name already exists", field="input.name") from exc
+        raise
+    await audit.record(
+        session, principal, action=f"{kind}.{'create' if row_id is None else 'update'}",
+        target_type=kind.capitalize(), target_id=row.id, changes=audit.diff(before, values),
+    )
+    return row
+
+
+async def create_department(
+    session: AsyncSession, principal: Principal, *, name: str, code: str | None = None
+) -> Any:
+    return await _write_named(session, principal, t_dep, "department", None, {
+        "name": name, "code": optional_text(code, field="input.code", max_len=32)})
+
+
+async def update_department(
+    session: AsyncSession, principal: Principal, department_id: uuid.UUID, patch: dict[str, Any]
+) -> Any:
+    values: dict[str, Any] = {}
+    if "name" in patch:
+        values["name"] = patch["name"]
+    if "code" in patch:
+        values["code"] = optional_text(patch["code"], field="input.code", max_len=32)
+    return await _write_named(session, principal, t_dep, "department", department_id, values)
+
+
+async def create_location(
+    session: AsyncSession, principal: Principal, *, name: str, timezone: str | None = None,
+    country: str | None = None,
+) -> Any:
+    return await _write_named(session, principal, t_loc, "location", None, {
+        "name": name,
+        "timezone": check_timezone(timezone, field="input.timezone"),
+        "country": check_country(country, field="input.country"),
+    })
+
+
+async def update_location(
+    session: AsyncSession, principal: Principal, location_id: uuid.UUID, patch: dict[str, Any]
+) -> Any:
+    values: dict[str, Any] = {}
+    if "name" in patch:
+        values["name"] = patch["name"]
+    if "timezone" in patch:
+        values["timezone"] = check_timezone(patch["timezone"], field="input.timezone")
+    if "country" in patch:
+        values["country"] = check_country(patch["country"], field="input.country")
+    return await _write_named(session, principal, t_loc, "location", location_id, values)

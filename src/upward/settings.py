@@ -1,0 +1,149 @@
+"""Process settings, read from the environment (and a `.env` file when present).
+
+Standard names (`DATABASE_URL`, `REDIS_URL`) have no prefix; everything else is `UPWARD_*`.
+Every setting is documented in docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "upward-dev-secret-change-me-0123456789abcdef"  # noqa: S105 - dev default only
+DEV_CURSOR_SECRET = "upward-dev-cursor-secret-0123456789abcdef"  # noqa: S105 - dev default only
+APP_ROLE = "upward_app"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="UPWARD_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    env: Literal["dev", "test", "production"] = "dev"
+    data_dir: Path = Path(".data")
+
+    # Databases. DATABASE_URL is the owner's URL (migrations, provisioning).
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "UPWARD_DATABASE_URL")
+    )
+    app_database_url: str | None = None
+    app_db_password: str = "upward_app"  # noqa: S105 - overridden in production
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+    db_statement_timeout_ms: int = 15_000
+
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "UPWARD_REDIS_URL")
+    )
+
+    # Auth
+    jwt_secret: str | None = None
+    jwt_issuer: str = "upward-dev"
+    jwt_audience: str = "upward"
+    jwt_jwks_url: str | None = None
+    jwt_jwks_file: Path | None = None
+    jwt_jwks_cache_seconds: int = 300
+    jwt_leeway_seconds: int = 30
+    jwt_default_ttl_seconds: int = 12 * 3600
+
+    # GraphQL and HTTP
+    cursor_secret: str | None = None
+    graphiql: bool | None = None
+    introspection: bool = True
+    max_body_bytes: int = 1_048_576
+    max_query_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 3_000
+    max_page_size: int = 100
+
+    # Observability
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+
+    # Workers
+    dramatiq_namespace: str = "upward"
+    worker_processes: int = 1
+    worker_threads: int = 4
+    scheduler_tick_seconds: float = 60.0
+
+    # Local server
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @model_validator(mode="after")
+    def _production_guards(self) -> Settings:
+        if self.env == "production":
+            if not (self.jwt_secret or self.jwt_jwks_url or self.jwt_jwks_file):
+                raise ValueError(
+                    "production needs UPWARD_JWT_SECRET or UPWARD_JWT_JWKS_URL/UPWARD_JWT_JWKS_FILE"
+                )
+            if self.jwt_secret == DEV_JWT_SECRET:
+                raise ValueError("UPWARD_JWT_SECRET is the dev default; set a real secret")
+            if not self.cursor_secret or self.cursor_secret == DEV_CURSOR_SECRET:
+                raise ValueError("production needs UPWARD_CURSOR_SECRET")
+            if not self.database_url or not self.redis_url:
+                raise ValueError("production needs DATABASE_URL and REDIS_URL")
+        return self
+
+    # Derived values -----------------------------------------------------------------
+
+    @property
+    def effective_jwt_secret(self) -> str | None:
+        if self.jwt_secret:
+            return self.jwt_secret
+        if self.env != "production" and not (self.jwt_jwks_url or self.jwt_jwks_file):
+            return DEV_JWT_SECRET
+        return None
+
+    @property
+    def effective_cursor_secret(self) -> bytes:
+        return (self.cursor_secret or DEV_CURSOR_SECRET).encode()
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return self.env != "production" if self.graphiql is None else self.graphiql
+
+    def owner_url(self) -> str:
+        if not self.database_url:
+            raise RuntimeError("DATABASE_URL is not set (and no embedded database was started)")
+        return self.database_url
+
+    def app_url(self) -> str:
+        """The URL the API and workers use: role upward_app on the owner's database."""
+        if self.app_database_url:
+            return self.app_database_url
+        parts = urlsplit(self.owner_url())
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        netloc = f"{APP_ROLE}:{quote(self.app_db_password, safe='')}@{host}"
+        if parts.port:
+            netloc += f":{parts.port}"
+        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def sqlalchemy_url(url: str) -> str:
+    """postgres://, postgresql:// -> postgresql+asyncpg://"""
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    raise ValueError(f"unsupported database URL scheme: {url.split('://')[0]}")
+
+
+def asyncpg_url(url: str) -> str:
+    """postgresql+asyncpg:// -> postgresql:// (for raw asyncpg)"""
+    return "postgresql://" + sqlalchemy_url(url)[len("postgresql+asyncpg://") :]
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    get_settings.cache_clear()

@@ -1,0 +1,89 @@
+"""The scheduler: ticks (every minute by default) and enqueues per-tenant periodic jobs.
+
+Each periodic job runs once per time slot of its period: the first scheduler to claim the slot
+in Redis (SET NX) enqueues it for every active tenant, so two schedulers never double a job;
+actors are idempotent underneath, so a retried slot does no harm either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from upward.db import dispose_engines, global_session
+from upward.settings import get_settings
+from upward.tenancy.service import active_tenants
+
+log = logging.getLogger("upward.scheduler")
+
+
+@dataclass(frozen=True)
+class Periodic:
+    name: str
+    actor: Any
+    every_seconds: int
+
+
+def periodic_jobs() -> list[Periodic]:
+    from workers.audit import prune_expired
+
+    return [Periodic("audit.prune_expired", prune_expired, every_seconds=24 * 3600)]
+
+
+def claim_slot(client: redis.Redis, namespace: str, job: Periodic, now: float) -> bool:
+    slot = int(now // job.every_seconds)
+    key = f"{namespace}:scheduler:{job.name}:{slot}"
+    owner = f"{socket.gethostname()}:{os.getpid()}"
+    return bool(client.set(key, owner, nx=True, ex=job.every_seconds * 2))
+
+
+async def tick(client: redis.Redis, jobs: list[Periodic], now: float | None = None) -> int:
+    """One tick: claim due slots and enqueue their jobs per active tenant. Returns messages sent."""
+    settings = get_settings()
+    now = time.time() if now is None else now
+    due = [j for j in jobs if claim_slot(client, settings.dramatiq_namespace, j, now)]
+    if not due:
+        return 0
+    async with global_session() as session:
+        tenants = await active_tenants(session)
+    sent = 0
+    for job in due:
+        for tenant in tenants:
+            job.actor.send(str(tenant.id))
+            sent += 1
+        log.info("enqueued periodic job", extra={"job": job.name, "tenants": len(tenants)})
+    return sent
+
+
+async def run_forever(tick_seconds: float | None = None) -> None:
+    from workers.broker import redis_client
+
+    settings = get_settings()
+    period = tick_seconds or settings.scheduler_tick_seconds
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    jobs = periodic_jobs()
+    log.info("scheduler started", extra={"tick_seconds": period, "jobs": [j.name for j in jobs]})
+    try:
+        while not stop.is_set():
+            try:
+                await tick(redis_client(), jobs)
+            except Exception:
+                log.exception("scheduler tick failed")
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=period)
+            except TimeoutError:
+                pass
+    finally:
+        await dispose_engines()
+        log.info("scheduler stopped")
