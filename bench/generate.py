@@ -31,45 +31,76 @@ DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/upward_bench"
 GEN_VERSION = 1  # bump when the shape of the data changes, to regenerate
 
 DEPARTMENTS = [
-    ("Engineering", "ENG"), ("Product", "PRD"), ("Design", "DSN"), ("Sales", "SLS"),
-    ("Marketing", "MKT"), ("Customer Success", "CS"), ("Support", "SUP"), ("Finance", "FIN"),
-    ("Legal", "LGL"), ("People", "PPL"), ("Recruiting", "REC"), ("IT", "IT"),
-    ("Security", "SEC"), ("Data", "DAT"), ("Operations", "OPS"), ("Facilities", "FAC"),
-    ("Research", "RES"), ("Partnerships", "PRT"), ("Procurement", "PRC"), ("Quality", "QA"),
+    ("Engineering", "ENG"),
+    ("Product", "PRD"),
+    ("Design", "DSN"),
+    ("Sales", "SLS"),
+    ("Marketing", "MKT"),
+    ("Customer Success", "CS"),
+    ("Support", "SUP"),
+    ("Finance", "FIN"),
+    ("Legal", "LGL"),
+    ("People", "PPL"),
+    ("Recruiting", "REC"),
+    ("IT", "IT"),
+    ("Security", "SEC"),
+    ("Data", "DAT"),
+    ("Operations", "OPS"),
+    ("Facilities", "FAC"),
+    ("Research", "RES"),
+    ("Partnerships", "PRT"),
+    ("Procurement", "PRC"),
+    ("Quality", "QA"),
 ]
 LOCATIONS = [
-    ("New York", "America/New_York", "US"), ("San Francisco", "America/Los_Angeles", "US"),
-    ("Austin", "America/Chicago", "US"), ("London", "Europe/London", "GB"),
-    ("Berlin", "Europe/Berlin", "DE"), ("Paris", "Europe/Paris", "FR"),
-    ("Bangalore", "Asia/Kolkata", "IN"), ("Singapore", "Asia/Singapore", "SG"),
+    ("New York", "America/New_York", "US"),
+    ("San Francisco", "America/Los_Angeles", "US"),
+    ("Austin", "America/Chicago", "US"),
+    ("London", "Europe/London", "GB"),
+    ("Berlin", "Europe/Berlin", "DE"),
+    ("Paris", "Europe/Paris", "FR"),
+    ("Bangalore", "Asia/Kolkata", "IN"),
+    ("Singapore", "Asia/Singapore", "SG"),
 ]
-FIRST = (
-    "Aaliyah Aaron Abigail Adam Adrian Aisha Alex Alice Amara Amelia Ana Andre Andrew Angela "
-    "Anika Anna Arjun Ava Ben Bianca Brian Camila Carlos Caroline Chen Chloe Chris Clara Daniel "
-    "Dana David Diego Elena Eli Elif Emma Erik Ethan Fatima Felix Fiona Gabriel Grace Hana Hannah "
-    "Hiro Ibrahim Isabel Ivan Jack Jada James Jin Joao Jonas Jose Julia Kai Kate Kenji Kofi Lara "
-    "Leo Liam Lina Lucas Luis Maya Mei Mia Miguel Mohammed Nadia Naomi Nina Noah Olivia Omar Oscar "
-    "Priya Rafael Rahul Rosa Ryan Sam Sara Sofia Tariq Theo Uma Victor Wei Yara Yusuf Zara Zoe"
-).split()
-LAST = (
-    "Abbott Adams Ahmed Alvarez Anderson Bauer Becker Brown Campbell Chen Clarke Cohen Costa "
-    "Das Davis Diaz Dubois Evans Fischer Fernandez Garcia Gomez Gupta Hall Hansen Harris Hoffmann "
-    "Huang Ito Jackson Jensen Johnson Kim King Kowalski Kumar Lee Lewis Li Lopez Martin Martinez "
-    "Meyer Miller Moore Morales Muller Murphy Nakamura Nguyen Novak Okafor Olsen Park Patel Perez "
-    "Petrov Quinn Reddy Richter Rivera Roberts Rossi Sanchez Santos Sato Schmidt Schneider Silva "
-    "Singh Smith Suzuki Tanaka Taylor Thomas Thompson Torres Walker Wang Weber White Williams "
-    "Wilson Wong Wright Yamamoto Yilmaz Young Zhang"
-).split()
+FIRST = ["Aaliyah", "Aaron", "Abigail", "Adam", "Adrian", "Aisha", "Alex", "Alice", "Amara", "Amelia", "Ana", "Andre", "Andrew", "Angela", "Anika", "Anna", "Arjun", "Ava", "Ben", "Bianca", "Brian", "Camila", "Carlos", "Caroline", "Chen", "Chloe", "Chris", "Clara", "Daniel", "Dana", "David", "Diego", "Elena", "Eli", "Elif", "Emma", "Erik", "Ethan", "Fatima", "Felix", "Fiona", "Gabriel", "Grace", "Hana", "Hannah", "Hiro", "Ibrahim", "Isabel", "Ivan", "Jack", "Jada", "James", "Jin", "Joao", "Jonas", "Jose", "Julia", "Kai", "Kate", "Kenji", "Kofi", "Lara", "Leo", "Liam", "Lina", "Lucas", "Luis", "Maya", "Mei", "Mia", "Miguel", "Mohammed", "Nadia", "Naomi", "Nina", "Noah", "Olivia", "Omar", "Oscar", "Priya", "Rafael", "Rahul", "Rosa", "Ryan", "Sam", "Sara", "Sofia", "Tariq", "Theo", "Uma", "Victor", "Wei", "Yara", "Yusuf", "Zara", "Zoe"]
+LAST = ["Abbott", "Adams", "Ahmed", "Alvarez", "Anderson", "Bauer", "Becker", "Brown", "Campbell", "Chen", "Clarke", "Cohen", "Costa", "Das", "Davis", "Diaz", "Dubois", "Evans", "Fischer", "Fernandez", "Garcia", "Gomez", "Gupta", "Hall", "Hansen", "Harris", "Hoffmann", "Huang", "Ito", "Jackson", "Jensen", "Johnson", "Kim", "King", "Kowalski", "Kumar", "Lee", "Lewis", "Li", "Lopez", "Martin", "Martinez", "Meyer", "Miller", "Moore", "Morales", "Muller", "Murphy", "Nakamura", "Nguyen", "Novak", "Okafor", "Olsen", "Park", "Patel", "Perez", "Petrov", "Quinn", "Reddy", "Richter", "Rivera", "Roberts", "Rossi", "Sanchez", "Santos", "Sato", "Schmidt", "Schneider", "Silva", "Singh", "Smith", "Suzuki", "Tanaka", "Taylor", "Thomas", "Thompson", "Torres", "Walker", "Wang", "Weber", "White", "Williams", "Wilson", "Wong", "Wright", "Yamamoto", "Yilmaz", "Young", "Zhang"]
 # title by depth in the org chart (0 = CEO); individual contributors use IC_TITLES
-MANAGER_TITLES = ["Chief Executive Officer", "Vice President", "Director", "Senior Manager",
-                  "Manager", "Team Lead", "Team Lead", "Team Lead"]
+MANAGER_TITLES = [
+    "Chief Executive Officer",
+    "Vice President",
+    "Director",
+    "Senior Manager",
+    "Manager",
+    "Team Lead",
+    "Team Lead",
+    "Team Lead",
+]
 MANAGER_LEVELS = ["E9", "E8", "E7", "M6", "M5", "M4", "M4", "M4"]
-IC_TITLES = [("Associate", "L1"), ("Specialist", "L2"), ("Senior Specialist", "L3"),
-             ("Staff Specialist", "L4"), ("Principal", "L5")]
+IC_TITLES = [
+    ("Associate", "L1"),
+    ("Specialist", "L2"),
+    ("Senior Specialist", "L3"),
+    ("Staff Specialist", "L4"),
+    ("Principal", "L5"),
+]
 
-EMPLOYEE_COLUMNS = ("tenant_id", "id", "email", "name", "title", "job_level", "manager_id",
-                    "department_id", "location_id", "roles", "status", "timezone", "hire_date",
-                    "created_at", "updated_at")
+EMPLOYEE_COLUMNS = (
+    "tenant_id",
+    "id",
+    "email",
+    "name",
+    "title",
+    "job_level",
+    "manager_id",
+    "department_id",
+    "location_id",
+    "roles",
+    "status",
+    "timezone",
+    "hire_date",
+    "created_at",
+    "updated_at",
+)
 
 
 def slug_of(i: int) -> str:
@@ -129,9 +160,25 @@ def tenant_rows(index: int, employees: int) -> dict[str, list[tuple]]:
         loc = mrow[8] if mrow is not None and rng.random() < 0.7 else rng.choice(loc_ids)
         hire = today - timedelta(days=rng.randint(30, 15 * 365))
         roles = ["tenant_admin"] if n == 0 else (["hr_admin"] if n % 997 == 0 else [])
-        rows.append([tid, _uuid(rng), email, name, None, None,
-                     mrow[1] if mrow is not None else None,
-                     dep, loc, roles, "active", None, hire, now, now])
+        rows.append(
+            [
+                tid,
+                _uuid(rng),
+                email,
+                name,
+                None,
+                None,
+                mrow[1] if mrow is not None else None,
+                dep,
+                loc,
+                roles,
+                "active",
+                None,
+                hire,
+                now,
+                now,
+            ]
+        )
         depth_of.append(depth)
         return n
 
@@ -187,15 +234,17 @@ async def _shape(conn: asyncpg.Connection, slug: str) -> tuple[int, int, int, in
           (select count(*) from employees e where e.tenant_id = t.id and e.email = $2) as admin
         from tenants t where t.slug = $1
         """,
-        slug, admin_email(slug),
+        slug,
+        admin_email(slug),
     )
     if row is None:
         return None
     return (row["deps"], row["locs"], row["emps"], row["admin"])
 
 
-async def generate(url: str, tenants: int, employees: int, *, force: bool = False,
-                   quiet: bool = False) -> dict[str, int]:
+async def generate(
+    url: str, tenants: int, employees: int, *, force: bool = False, quiet: bool = False
+) -> dict[str, int]:
     """Make sure bench-001..N exist with M employees each. Returns counts created/skipped."""
     started = time.perf_counter()
     await ensure_database(url)
@@ -220,41 +269,65 @@ async def generate(url: str, tenants: int, employees: int, *, force: bool = Fals
                     await conn.execute("delete from employees where tenant_id = $1", tid)
                     await conn.execute("delete from tenants where id = $1", tid)
                 await conn.copy_records_to_table(
-                    "tenants", records=data["tenant"], columns=("id", "slug", "name", "timezone"))
+                    "tenants", records=data["tenant"], columns=("id", "slug", "name", "timezone")
+                )
                 await conn.copy_records_to_table(
-                    "departments", records=data["departments"],
-                    columns=("tenant_id", "id", "name", "code", "created_at", "updated_at"))
+                    "departments",
+                    records=data["departments"],
+                    columns=("tenant_id", "id", "name", "code", "created_at", "updated_at"),
+                )
                 await conn.copy_records_to_table(
-                    "locations", records=data["locations"],
-                    columns=("tenant_id", "id", "name", "timezone", "country", "created_at",
-                             "updated_at"))
+                    "locations",
+                    records=data["locations"],
+                    columns=(
+                        "tenant_id",
+                        "id",
+                        "name",
+                        "timezone",
+                        "country",
+                        "created_at",
+                        "updated_at",
+                    ),
+                )
                 await conn.copy_records_to_table(
-                    "employees", records=data["employees"], columns=EMPLOYEE_COLUMNS)
+                    "employees", records=data["employees"], columns=EMPLOYEE_COLUMNS
+                )
             created += 1
             if not quiet:
-                print(f"  {slug}: {employees} employees in {time.perf_counter() - t0:.2f}s",
-                      file=sys.stderr)
+                print(
+                    f"  {slug}: {employees} employees in {time.perf_counter() - t0:.2f}s",
+                    file=sys.stderr,
+                )
         extra = await conn.fetchval(
-            "select count(*) from tenants where slug like 'bench-%' and slug > $1",
-            slug_of(tenants))
+            "select count(*) from tenants where slug like 'bench-%' and slug > $1", slug_of(tenants)
+        )
         if created:
             await conn.execute("analyze tenants, departments, locations, employees")
     finally:
         await conn.close()
     elapsed = time.perf_counter() - started
     note = f" ({extra} more bench tenants beyond {slug_of(tenants)} left alone)" if extra else ""
-    print(f"generate: {tenants} tenants x {employees} employees: {created} generated, "
-          f"{skipped} already there, {elapsed:.1f}s{note}", file=sys.stderr)
+    print(
+        f"generate: {tenants} tenants x {employees} employees: {created} generated, "
+        f"{skipped} already there, {elapsed:.1f}s{note}",
+        file=sys.stderr,
+    )
     return {"created": created, "skipped": skipped}
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="bench.generate", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="bench.generate",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--tenants", type=int, default=int(os.environ.get("BENCH_TENANTS", 20)))
     p.add_argument("--employees", type=int, default=int(os.environ.get("BENCH_EMPLOYEES", 5000)))
-    p.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL),
-                   help="owner URL (default: $BENCH_DATABASE_URL or %(default)s)")
+    p.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL),
+        help="owner URL (default: $BENCH_DATABASE_URL or %(default)s)",
+    )
     p.add_argument("--force", action="store_true", help="regenerate even if the shape matches")
     args = p.parse_args(argv)
     if args.tenants < 1 or args.employees < 1:

@@ -48,9 +48,12 @@ def _create_database() -> None:
     async def go() -> None:
         engine = create_async_engine(sqlalchemy_url(admin_url), isolation_level="AUTOCOMMIT")
         async with engine.connect() as conn:
-            await conn.execute(sa.text(
-                "select pg_terminate_backend(pid) from pg_stat_activity where datname = :d"
-            ), {"d": TEST_DB})
+            await conn.execute(
+                sa.text(
+                    "select pg_terminate_backend(pid) from pg_stat_activity where datname = :d"
+                ),
+                {"d": TEST_DB},
+            )
             await conn.execute(sa.text(f'drop database if exists "{TEST_DB}"'))
             await conn.execute(sa.text(f'create database "{TEST_DB}"'))
         await engine.dispose()
@@ -128,8 +131,14 @@ def token(tenant: str, email: str, **kw: Any) -> str:
 class GQL:
     client: httpx.AsyncClient
 
-    async def raw(self, query: str, variables: dict[str, Any] | None = None, *,
-                  token: str | None = None, headers: dict[str, str] | None = None) -> httpx.Response:
+    async def raw(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
         h = dict(headers or {})
         if token:
             h["Authorization"] = f"Bearer {token}"
@@ -138,14 +147,16 @@ class GQL:
             body["variables"] = variables
         return await self.client.post("/graphql", json=body, headers=h)
 
-    async def __call__(self, query: str, variables: dict[str, Any] | None = None, *,
-                       token: str | None = None) -> dict[str, Any]:
+    async def __call__(
+        self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
+    ) -> dict[str, Any]:
         r = await self.raw(query, variables, token=token)
         assert r.status_code == 200, r.text
         return r.json()
 
-    async def ok(self, query: str, variables: dict[str, Any] | None = None, *,
-                 token: str | None = None) -> dict[str, Any]:
+    async def ok(
+        self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
+    ) -> dict[str, Any]:
         body = await self(query, variables, token=token)
         assert "errors" not in body, body["errors"]
         return body["data"]
@@ -188,21 +199,60 @@ class TenantInfo:
 
 SMALL_ORG = {
     "departments": [{"name": "Engineering", "code": "ENG"}, {"name": "People"}],
-    "locations": [{"name": "Berlin", "timezone": "Europe/Berlin", "country": "DE"},
-                  {"name": "Austin", "timezone": "America/Chicago"}],
+    "locations": [
+        {"name": "Berlin", "timezone": "Europe/Berlin", "country": "DE"},
+        {"name": "Austin", "timezone": "America/Chicago"},
+    ],
     "employees": [
-        {"email": "admin@t.example", "name": "Ada Admin", "roles": ["tenant_admin"],
-         "department": "Engineering", "location": "Berlin", "title": "CTO", "job_level": "E1"},
-        {"email": "hr@t.example", "name": "Hana HR", "roles": ["hr_admin"], "manager": "admin@t.example",
-         "department": "People", "location": "Berlin"},
-        {"email": "boss@t.example", "name": "Bo Boss", "manager": "admin@t.example",
-         "department": "Engineering", "location": "Austin", "job_level": "M2"},
-        {"email": "lead@t.example", "name": "Lee Lead", "manager": "boss@t.example",
-         "department": "Engineering", "location": "Austin", "job_level": "M1"},
-        {"email": "dev@t.example", "name": "Dee Dev", "manager": "lead@t.example",
-         "department": "Engineering", "location": "Austin", "job_level": "IC2"},
-        {"email": "peer@t.example", "name": "Pat Peer", "manager": "boss@t.example",
-         "department": "Engineering", "location": "Berlin", "job_level": "IC3"},
+        {
+            "email": "admin@t.example",
+            "name": "Ada Admin",
+            "roles": ["tenant_admin"],
+            "department": "Engineering",
+            "location": "Berlin",
+            "title": "CTO",
+            "job_level": "E1",
+        },
+        {
+            "email": "hr@t.example",
+            "name": "Hana HR",
+            "roles": ["hr_admin"],
+            "manager": "admin@t.example",
+            "department": "People",
+            "location": "Berlin",
+        },
+        {
+            "email": "boss@t.example",
+            "name": "Bo Boss",
+            "manager": "admin@t.example",
+            "department": "Engineering",
+            "location": "Austin",
+            "job_level": "M2",
+        },
+        {
+            "email": "lead@t.example",
+            "name": "Lee Lead",
+            "manager": "boss@t.example",
+            "department": "Engineering",
+            "location": "Austin",
+            "job_level": "M1",
+        },
+        {
+            "email": "dev@t.example",
+            "name": "Dee Dev",
+            "manager": "lead@t.example",
+            "department": "Engineering",
+            "location": "Austin",
+            "job_level": "IC2",
+        },
+        {
+            "email": "peer@t.example",
+            "name": "Pat Peer",
+            "manager": "boss@t.example",
+            "department": "Engineering",
+            "location": "Berlin",
+            "job_level": "IC3",
+        },
     ],
 }
 
@@ -214,8 +264,12 @@ async def make_tenant(owner_engine: AsyncEngine) -> Callable[..., Any]:
 
     async def make(org: dict[str, Any] | None = None) -> TenantInfo:
         slug = f"t-{uuid.uuid4().hex[:10]}"
-        data = {"slug": slug, "name": f"Tenant {slug}", "timezone": "Europe/Berlin",
-                **(org or SMALL_ORG)}
+        data = {
+            "slug": slug,
+            "name": f"Tenant {slug}",
+            "timezone": "Europe/Berlin",
+            **(org or SMALL_ORG),
+        }
         result = await apply_manifest(owner_engine, validate_manifest(data, f"{slug}.toml"))
         return await tenant_info(owner_engine, result.tenant_id, slug)
 
@@ -224,12 +278,21 @@ async def make_tenant(owner_engine: AsyncEngine) -> Callable[..., Any]:
 
 async def tenant_info(engine: AsyncEngine, tenant_id: uuid.UUID, slug: str) -> TenantInfo:
     async with engine.connect() as conn:
-        emps = (await conn.execute(sa.text(
-            "select email, id from employees where tenant_id = :t"), {"t": tenant_id})).all()
-        deps = (await conn.execute(sa.text(
-            "select name, id from departments where tenant_id = :t"), {"t": tenant_id})).all()
-        locs = (await conn.execute(sa.text(
-            "select name, id from locations where tenant_id = :t"), {"t": tenant_id})).all()
+        emps = (
+            await conn.execute(
+                sa.text("select email, id from employees where tenant_id = :t"), {"t": tenant_id}
+            )
+        ).all()
+        deps = (
+            await conn.execute(
+                sa.text("select name, id from departments where tenant_id = :t"), {"t": tenant_id}
+            )
+        ).all()
+        locs = (
+            await conn.execute(
+                sa.text("select name, id from locations where tenant_id = :t"), {"t": tenant_id}
+            )
+        ).all()
     return TenantInfo(tenant_id, slug, dict(emps), dict(deps), dict(locs))  # type: ignore[arg-type]
 
 

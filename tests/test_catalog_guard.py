@@ -11,7 +11,10 @@ from upward.metadata import metadata
 
 async def _tenant_tables(engine: AsyncEngine) -> list[dict]:
     async with engine.connect() as conn:
-        rows = (await conn.execute(sa.text("""
+        rows = (
+            (
+                await conn.execute(
+                    sa.text("""
             select c.relname as table, c.relrowsecurity as rls, c.relforcerowsecurity as forced,
                    pg_get_userbyid(c.relowner) as owner,
                    (select count(*) from pg_policy p where p.polrelid = c.oid) as policies,
@@ -25,7 +28,12 @@ async def _tenant_tables(engine: AsyncEngine) -> list[dict]:
               and exists (select 1 from pg_attribute a where a.attrelid = c.oid
                           and a.attname = 'tenant_id' and not a.attisdropped)
             order by 1
-        """))).mappings().all()
+        """)
+                )
+            )
+            .mappings()
+            .all()
+        )
     return [dict(r) for r in rows]
 
 
@@ -43,7 +51,10 @@ async def test_every_tenant_table_has_a_forced_policy(owner_engine: AsyncEngine)
 
 async def test_every_tenant_table_keys_lead_with_tenant_id(owner_engine: AsyncEngine) -> None:
     async with owner_engine.connect() as conn:
-        rows = (await conn.execute(sa.text("""
+        rows = (
+            (
+                await conn.execute(
+                    sa.text("""
             select c.conrelid::regclass::text as table, c.conname, c.contype,
                    (select array_agg(a.attname order by k.ord)
                       from unnest(c.conkey) with ordinality k(attnum, ord)
@@ -54,7 +65,12 @@ async def test_every_tenant_table_keys_lead_with_tenant_id(owner_engine: AsyncEn
             where n.nspname = 'public' and c.contype in ('p', 'u', 'f')
               and exists (select 1 from pg_attribute a where a.attrelid = c.conrelid
                           and a.attname = 'tenant_id')
-        """))).mappings().all()
+        """)
+                )
+            )
+            .mappings()
+            .all()
+        )
     for r in rows:
         if r["contype"] == "f" and r["cols"] == ["tenant_id"]:
             continue  # the reference to the tenant registry itself
@@ -63,32 +79,59 @@ async def test_every_tenant_table_keys_lead_with_tenant_id(owner_engine: AsyncEn
 
 async def test_app_role_owns_nothing_and_cannot_bypass(owner_engine: AsyncEngine) -> None:
     async with owner_engine.connect() as conn:
-        role = (await conn.execute(sa.text(
-            "select rolsuper, rolbypassrls, rolcreaterole, rolcreatedb from pg_roles "
-            "where rolname = 'upward_app'"))).one()
+        role = (
+            await conn.execute(
+                sa.text(
+                    "select rolsuper, rolbypassrls, rolcreaterole, rolcreatedb from pg_roles "
+                    "where rolname = 'upward_app'"
+                )
+            )
+        ).one()
         assert not any(role), role
-        owned = await conn.scalar(sa.text("""
+        owned = await conn.scalar(
+            sa.text("""
             select count(*) from pg_class c join pg_roles r on r.oid = c.relowner
-            where r.rolname = 'upward_app'"""))
+            where r.rolname = 'upward_app'""")
+        )
         assert owned == 0
-        owned_fns = await conn.scalar(sa.text("""
+        owned_fns = await conn.scalar(
+            sa.text("""
             select count(*) from pg_proc p join pg_roles r on r.oid = p.proowner
-            where r.rolname = 'upward_app'"""))
+            where r.rolname = 'upward_app'""")
+        )
         assert owned_fns == 0
         # DML only: no TRUNCATE, REFERENCES or TRIGGER on any table
-        extra = (await conn.execute(sa.text("""
+        extra = (
+            await conn.execute(
+                sa.text("""
             select table_name, privilege_type from information_schema.role_table_grants
             where grantee = 'upward_app'
-              and privilege_type not in ('SELECT', 'INSERT', 'UPDATE', 'DELETE')"""))).all()
+              and privilege_type not in ('SELECT', 'INSERT', 'UPDATE', 'DELETE')""")
+            )
+        ).all()
         assert extra == []
         # the registry is read-only for the app; audit is append-only
-        tenants = set((await conn.execute(sa.text(
-            "select privilege_type from information_schema.role_table_grants "
-            "where grantee = 'upward_app' and table_name = 'tenants'"))).scalars())
+        tenants = set(
+            (
+                await conn.execute(
+                    sa.text(
+                        "select privilege_type from information_schema.role_table_grants "
+                        "where grantee = 'upward_app' and table_name = 'tenants'"
+                    )
+                )
+            ).scalars()
+        )
         assert tenants == {"SELECT"}
-        audit = set((await conn.execute(sa.text(
-            "select privilege_type from information_schema.role_table_grants "
-            "where grantee = 'upward_app' and table_name = 'audit_events'"))).scalars())
+        audit = set(
+            (
+                await conn.execute(
+                    sa.text(
+                        "select privilege_type from information_schema.role_table_grants "
+                        "where grantee = 'upward_app' and table_name = 'audit_events'"
+                    )
+                )
+            ).scalars()
+        )
         assert "UPDATE" not in audit
 
 
@@ -115,5 +158,7 @@ async def test_models_match_migrations(owner_engine: AsyncEngine) -> None:
 
     async with owner_engine.connect() as conn:
         changes = await conn.run_sync(diff)
-    relevant = [c for c in changes if not (isinstance(c, tuple) and c[0] in ("add_index", "remove_index"))]
+    relevant = [
+        c for c in changes if not (isinstance(c, tuple) and c[0] in ("add_index", "remove_index"))
+    ]
     assert relevant == [], relevant

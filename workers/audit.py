@@ -25,9 +25,13 @@ async def prune_expired(session: AsyncSession, principal: Principal, **_: Any) -
         return 0
     deleted = await audit.prune_expired(session, retention_days=tenant.audit_retention_days)
     if deleted:
-        await audit.record(session, principal, action="audit.prune", target_type="Tenant",
-                           target_id=principal.tenant_id,
-                           changes={"deleted": deleted,
-                                    "retention_days": tenant.audit_retention_days})
+        await audit.record(
+            session,
+            principal,
+            action="audit.prune",
+            target_type="Tenant",
+            target_id=principal.tenant_id,
+            changes={"deleted": deleted, "retention_days": tenant.audit_retention_days},
+        )
         log.info("pruned audit events", extra={"deleted": deleted})
     return deleted

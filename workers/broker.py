@@ -24,6 +24,20 @@ from dramatiq.middleware import (
 
 from upward.settings import get_settings
 
+
+class DisposeEngines(dramatiq.Middleware):
+    """Close the worker loop's database pool before the loop stops."""
+
+    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        from dramatiq.asyncio import get_event_loop_thread
+
+        from upward.db import dispose_engines
+
+        loop_thread = get_event_loop_thread()
+        if loop_thread is not None:
+            loop_thread.run_coroutine(dispose_engines())
+
+
 DEFAULT_QUEUE = "default"
 
 
@@ -44,6 +58,7 @@ def make_broker(url: str | None = None, namespace: str | None = None) -> RedisBr
             Retries(max_retries=10, min_backoff=1_000, max_backoff=15 * 60 * 1000),
             CurrentMessage(),
             AsyncIO(),
+            DisposeEngines(),
         ],
     )
 

@@ -8,6 +8,7 @@ actors are idempotent underneath, so a retried slot does no harm either.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -80,10 +81,8 @@ async def run_forever(tick_seconds: float | None = None) -> None:
                 await tick(redis_client(), jobs)
             except Exception:
                 log.exception("scheduler tick failed")
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=period)
-            except TimeoutError:
-                pass
     finally:
         await dispose_engines()
         log.info("scheduler stopped")

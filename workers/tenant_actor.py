@@ -30,7 +30,9 @@ t_tenant = Tenant.__table__
 ActorFn = Callable[..., Awaitable[Any]]
 
 
-def tenant_actor(name: str, *, queue_name: str = "default", **options: Any) -> Callable[[ActorFn], Any]:
+def tenant_actor(
+    name: str, *, queue_name: str = "default", **options: Any
+) -> Callable[[ActorFn], Any]:
     """Declare `fn(session, principal, **kwargs)` as actor `name`; send with
     `actor.send(str(tenant_id), **kwargs)`."""
 
@@ -43,8 +45,10 @@ def tenant_actor(name: str, *, queue_name: str = "default", **options: Any) -> C
             async with tenant_session(tid) as session:
                 tenant = await _active_tenant(session, tid)
                 if tenant is None:
-                    log.warning("dropping job for unknown or suspended tenant",
-                                extra={"actor": name, "tenant_id": tenant_id})
+                    log.warning(
+                        "dropping job for unknown or suspended tenant",
+                        extra={"actor": name, "tenant_id": tenant_id},
+                    )
                     return None
                 tenant_var.set(tenant.slug)
                 principal = Principal.system(tid, tenant.slug, tenant.timezone)

@@ -63,8 +63,17 @@ class RequestMiddleware:
                 message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
             await send(message)
 
-        too_large = _json({"errors": [{"message": f"request body exceeds {self.max_body} bytes",
-                                       "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]}, 413)
+        too_large = _json(
+            {
+                "errors": [
+                    {
+                        "message": f"request body exceeds {self.max_body} bytes",
+                        "extensions": {"code": "PAYLOAD_TOO_LARGE"},
+                    }
+                ]
+            },
+            413,
+        )
         length = headers.get(b"content-length")
         try:
             if length is not None and (not length.isdigit() or int(length) > self.max_body):
@@ -89,8 +98,9 @@ class RequestMiddleware:
         finally:
             path = scope.get("path", "")
             label = path if path in ("/graphql", "/healthz", "/readyz", "/metrics") else "other"
-            HTTP_REQUESTS.labels(method=scope.get("method", ""), path=label,
-                                 status=str(status["code"])).inc()
+            HTTP_REQUESTS.labels(
+                method=scope.get("method", ""), path=label, status=str(status["code"])
+            ).inc()
             request_id_var.reset(rid_token)
             tenant_var.reset(tenant_token)
 
@@ -106,7 +116,7 @@ async def readyz(request: Request) -> Response:
             async with app_engine().connect() as conn:
                 await conn.execute(text("select 1"))
         checks["database"] = "ok"
-    except Exception as exc:  # noqa: BLE001 - reported, not raised
+    except Exception as exc:
         checks["database"] = f"error: {type(exc).__name__}"
     try:
         from workers.broker import redis_client
@@ -114,7 +124,7 @@ async def readyz(request: Request) -> Response:
         async with asyncio.timeout(2):
             await asyncio.to_thread(redis_client().ping)
         checks["redis"] = "ok"
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         checks["redis"] = f"error: {type(exc).__name__}"
     ok = all(v == "ok" for v in checks.values())
     return _json({"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503)

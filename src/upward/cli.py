@@ -82,8 +82,10 @@ def cmd_tenants_apply(args: argparse.Namespace) -> int:
 def cmd_token(args: argparse.Namespace) -> int:
     from upward.auth.tokens import mint_token
 
-    sys.stdout.write(mint_token(tenant=args.tenant, subject=args.email.strip().lower(),
-                                ttl_seconds=args.ttl) + "\n")
+    sys.stdout.write(
+        mint_token(tenant=args.tenant, subject=args.email.strip().lower(), ttl_seconds=args.ttl)
+        + "\n"
+    )
     return 0
 
 
@@ -125,8 +127,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from dramatiq.cli import make_argument_parser
 
     settings = get_settings()
-    argv = ["workers", "--processes", str(args.processes or settings.worker_processes),
-            "--threads", str(args.threads or settings.worker_threads)]
+    argv = [
+        "workers",
+        "--processes",
+        str(args.processes or settings.worker_processes),
+        "--threads",
+        str(args.threads or settings.worker_threads),
+    ]
     return int(dramatiq_main(make_argument_parser().parse_args(argv)) or 0)
 
 
@@ -186,20 +193,29 @@ def cmd_dev(args: argparse.Namespace) -> int:
         if not _wait_healthy(f"http://{host}:{port}/healthz"):
             print("the API did not become healthy; see the log above", file=sys.stderr)
             return 1
-        lines = ["", "Upward is running:", f"  GraphiQL   http://{host}:{port}/graphql",
-                 f"  health     http://{host}:{port}/readyz", "",
-                 "Bearer tokens for the demo tenant 'acme' (valid 12 h):"]
+        lines = [
+            "",
+            "Upward is running:",
+            f"  GraphiQL   http://{host}:{port}/graphql",
+            f"  health     http://{host}:{port}/readyz",
+            "",
+            "Bearer tokens for the demo tenant 'acme' (valid 12 h):",
+        ]
         first = None
         for role, email in DEMO_USERS:
             token = mint_token(tenant="acme", subject=email)
             first = first or token
             lines += [f"  {role:<13} {email}", f"    {token}"]
         lines += [
-            "", "Try:",
+            "",
+            "Try:",
             f"  curl -s http://{host}:{port}/graphql -H 'Content-Type: application/json' \\",
             f"    -H 'Authorization: Bearer {first}' \\",
-            "    -d '{\"query\":\"{ me { name email title manager { name } } }\"}'",
-            "", "Ctrl-C stops everything.", ""]
+            '    -d \'{"query":"{ me { name email title manager { name } } }"}\'',
+            "",
+            "Ctrl-C stops everything.",
+            "",
+        ]
         print("\n".join(lines), flush=True)
         while not stopping:
             for name, child in children.items():

@@ -100,18 +100,18 @@ async def tenant_session(
     tenant_id: uuid.UUID | str, *, engine: AsyncEngine | None = None
 ) -> AsyncIterator[AsyncSession]:
     """One transaction with `app.tenant_id` set LOCAL; commits on success, rolls back on error."""
-    async with AsyncSession(engine or app_engine(), expire_on_commit=False) as session:
-        async with session.begin():
-            await set_tenant(session, tenant_id)
-            yield session
+    session = AsyncSession(engine or app_engine(), expire_on_commit=False)
+    async with session, session.begin():
+        await set_tenant(session, tenant_id)
+        yield session
 
 
 @asynccontextmanager
 async def global_session(*, engine: AsyncEngine | None = None) -> AsyncIterator[AsyncSession]:
     """A transaction with no tenant set: sees only global tables (the registry)."""
-    async with AsyncSession(engine or app_engine(), expire_on_commit=False) as session:
-        async with session.begin():
-            yield session
+    session = AsyncSession(engine or app_engine(), expire_on_commit=False)
+    async with session, session.begin():
+        yield session
 
 
 def pool_status() -> dict[str, Any]:

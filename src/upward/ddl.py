@@ -39,4 +39,4 @@ BEGIN
     END IF;
 END
 $$;
-"""
+"""  # noqa: S608 - constant role name

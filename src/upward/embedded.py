@@ -44,7 +44,9 @@ def start_postgres(data_dir: Path, database: str = DB_NAME) -> tuple[str, Any]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         server = pgserver.get_server(data_dir / "pg", cleanup_mode="stop")
-    exists = server.psql(f"select 1 from pg_database where datname = '{database}';")
+    if not database.replace("_", "").isalnum():
+        raise ValueError(f"unsupported database name {database!r}")
+    exists = server.psql(f"select 1 from pg_database where datname = '{database}';")  # noqa: S608
     if "(1 row)" not in exists:
         server.psql(f'create database "{database}";')
     return server.get_uri(database), server

@@ -29,8 +29,11 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        for key, var in (("request_id", request_id_var), ("tenant", tenant_var),
-                         ("operation", operation_var)):
+        for key, var in (
+            ("request_id", request_id_var),
+            ("tenant", tenant_var),
+            ("operation", operation_var),
+        ):
             value = var.get()
             if value:
                 out[key] = value

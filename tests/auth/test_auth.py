@@ -23,8 +23,14 @@ ME = "{ me { name } }"
 
 def _claims(**over: Any) -> dict[str, Any]:
     now = int(time.time())
-    claims = {"sub": "sam.rivera@acme.example", "tid": "acme", "iss": "upward-dev",
-              "aud": "upward", "iat": now, "exp": now + 600}
+    claims = {
+        "sub": "sam.rivera@acme.example",
+        "tid": "acme",
+        "iss": "upward-dev",
+        "aud": "upward",
+        "iat": now,
+        "exp": now + 600,
+    }
     claims.update(over)
     return {k: v for k, v in claims.items() if v is not None}
 
@@ -97,8 +103,9 @@ async def test_suspended_tenant_is_unauthenticated(
     tok = t.token("dev@t.example")
     assert (await gql.ok(ME, token=tok))["me"]["name"] == "Dee Dev"
     async with owner_engine.begin() as conn:
-        await conn.execute(sa.text("update tenants set status = 'suspended' where id = :t"),
-                           {"t": t.id})
+        await conn.execute(
+            sa.text("update tenants set status = 'suspended' where id = :t"), {"t": t.id}
+        )
     assert only_error(await gql(ME, token=tok))["extensions"]["code"] == "UNAUTHENTICATED"
 
 
@@ -122,8 +129,9 @@ def test_jwks_file_rs256_es256_and_rotation(tmp_path: Path) -> None:
     ec_key = ec.generate_private_key(ec.SECP256R1())
     jwks = tmp_path / "jwks.json"
     jwks.write_text(json.dumps({"keys": [_jwk(rsa_key, "k1", "RS256")]}))
-    settings = Settings(jwt_jwks_file=jwks, jwt_issuer="https://idp.example",
-                        jwt_audience="upward-api", env="test")
+    settings = Settings(
+        jwt_jwks_file=jwks, jwt_issuer="https://idp.example", jwt_audience="upward-api", env="test"
+    )
     v = TokenVerifier(settings)
     assert v.secret is None  # no HS256 fallback once a JWKS is configured
     claims = _claims(iss="https://idp.example", aud="upward-api")
@@ -139,8 +147,9 @@ def test_jwks_file_rs256_es256_and_rotation(tmp_path: Path) -> None:
 
     # rotation: a new key is published; the file is re-read
     time.sleep(0.01)
-    jwks.write_text(json.dumps({"keys": [_jwk(rsa_key, "k1", "RS256"),
-                                         _jwk(ec_key, "k2", "ES256")]}))
+    jwks.write_text(
+        json.dumps({"keys": [_jwk(rsa_key, "k1", "RS256"), _jwk(ec_key, "k2", "ES256")]})
+    )
     import os
 
     os.utime(jwks, (time.time() + 5, time.time() + 5))
@@ -156,11 +165,12 @@ def test_algorithm_confusion_is_refused(tmp_path: Path) -> None:
     jwks = tmp_path / "jwks.json"
     jwks.write_text(json.dumps({"keys": [_jwk(rsa_key, "k1", "RS256")]}))
     v = TokenVerifier(Settings(jwt_jwks_file=jwks, env="test"))
-    pem = rsa_key.public_key().public_bytes(serialization.Encoding.PEM,
-                                            serialization.PublicFormat.SubjectPublicKeyInfo)
+    pem = rsa_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    import base64
     import hashlib
     import hmac
-    import base64
 
     def b64(b: bytes) -> str:
         return base64.urlsafe_b64encode(b).decode().rstrip("=")
@@ -174,7 +184,12 @@ def test_algorithm_confusion_is_refused(tmp_path: Path) -> None:
 
 def test_production_refuses_dev_secrets() -> None:
     with pytest.raises(ValueError):
-        Settings(env="production", jwt_secret=DEV_JWT_SECRET, cursor_secret="x" * 40,
-                 database_url="postgresql://x/y", redis_url="redis://x")
+        Settings(
+            env="production",
+            jwt_secret=DEV_JWT_SECRET,
+            cursor_secret="x" * 40,
+            database_url="postgresql://x/y",
+            redis_url="redis://x",
+        )
     with pytest.raises(ValueError):
         Settings(env="production", database_url="postgresql://x/y", redis_url="redis://x")

@@ -35,10 +35,14 @@ async def test_tenant_sees_only_its_rows(
 ) -> None:
     async with app_engine.connect() as conn, conn.begin():
         await set_tenant(conn, acme.id)
-        tenants = set((await conn.execute(sa.text("select distinct tenant_id from employees"))).scalars())
+        tenants = set(
+            (await conn.execute(sa.text("select distinct tenant_id from employees"))).scalars()
+        )
         assert tenants == {acme.id}
-        by_id = await conn.scalar(sa.text("select count(*) from employees where id = :i"),
-                                  {"i": globex.ids["admin@globex.example"]})
+        by_id = await conn.scalar(
+            sa.text("select count(*) from employees where id = :i"),
+            {"i": globex.ids["admin@globex.example"]},
+        )
         assert by_id == 0
 
 
@@ -52,20 +56,26 @@ async def test_writes_into_another_tenant_fail(
         try:
             if how == "insert":
                 with pytest.raises(DBAPIError, match="row-level security"):
-                    await conn.execute(sa.text(
-                        "insert into employees (tenant_id, email, name) values (:t, 'x@y.example', 'X')"
-                    ), {"t": globex.id})
+                    await conn.execute(
+                        sa.text(
+                            "insert into employees (tenant_id, email, name) values (:t, 'x@y.example', 'X')"
+                        ),
+                        {"t": globex.id},
+                    )
             elif how == "update":
                 # B's rows are invisible: the update touches nothing
-                result = await conn.execute(sa.text(
-                    "update employees set name = 'pwned' where tenant_id = :t"), {"t": globex.id})
+                result = await conn.execute(
+                    sa.text("update employees set name = 'pwned' where tenant_id = :t"),
+                    {"t": globex.id},
+                )
                 assert result.rowcount == 0
             else:
                 # moving one of A's rows into B violates WITH CHECK
                 with pytest.raises(DBAPIError, match="row-level security"):
-                    await conn.execute(sa.text(
-                        "update departments set tenant_id = :t where tenant_id = :a"),
-                        {"t": globex.id, "a": acme.id})
+                    await conn.execute(
+                        sa.text("update departments set tenant_id = :t where tenant_id = :a"),
+                        {"t": globex.id, "a": acme.id},
+                    )
         finally:
             await tx.rollback()
 
@@ -90,8 +100,9 @@ async def test_interleaved_tenants_on_one_pooled_connection(
 ) -> None:
     """One physical connection, transactions alternating between tenants: each transaction
     sees only its tenant, and nothing carries over (not the setting, not the rows)."""
-    engine = create_async_engine(sqlalchemy_url(get_settings().app_url()), pool_size=1,
-                                 max_overflow=0)
+    engine = create_async_engine(
+        sqlalchemy_url(get_settings().app_url()), pool_size=1, max_overflow=0
+    )
     try:
         pids = set()
         for i in range(20):
@@ -100,13 +111,20 @@ async def test_interleaved_tenants_on_one_pooled_connection(
                 async with conn.begin():
                     pids.add(await conn.scalar(sa.text("select pg_backend_pid()")))
                     # at the start of every transaction: no tenant
-                    assert await conn.scalar(sa.text(
-                        "select coalesce(current_setting('app.tenant_id', true), '')")) == ""
+                    assert (
+                        await conn.scalar(
+                            sa.text("select coalesce(current_setting('app.tenant_id', true), '')")
+                        )
+                        == ""
+                    )
                     assert await conn.scalar(sa.text("select count(*) from employees")) == 0
                 async with conn.begin():
                     await set_tenant(conn, tenant.id)
-                    seen = set((await conn.execute(
-                        sa.text("select distinct tenant_id from employees"))).scalars())
+                    seen = set(
+                        (
+                            await conn.execute(sa.text("select distinct tenant_id from employees"))
+                        ).scalars()
+                    )
                     assert seen == {tenant.id}
                 if i % 4 == 1:  # an aborted transaction must not leak either
                     tx = await conn.begin()
@@ -123,7 +141,11 @@ async def test_policy_is_an_index_condition(owner_engine: AsyncEngine, acme: Ten
         await conn.execute(sa.text("set local role upward_app"))
         await set_tenant(conn, acme.id)
         await conn.execute(sa.text("set local enable_seqscan = off"))
-        plan = "\n".join((await conn.execute(sa.text(
-            "explain select * from employees where id = :i"),
-            {"i": uuid.uuid4()})).scalars())
+        plan = "\n".join(
+            (
+                await conn.execute(
+                    sa.text("explain select * from employees where id = :i"), {"i": uuid.uuid4()}
+                )
+            ).scalars()
+        )
     assert "Index" in plan and "tenant_id" in plan, plan

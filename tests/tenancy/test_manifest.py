@@ -18,8 +18,12 @@ from upward.tenancy.service import apply_manifest
 
 
 def _org(**top: Any) -> dict[str, Any]:
-    data = {"slug": f"m-{uuid.uuid4().hex[:8]}", "name": "M", "timezone": "UTC",
-            **copy.deepcopy(SMALL_ORG)}
+    data = {
+        "slug": f"m-{uuid.uuid4().hex[:8]}",
+        "name": "M",
+        "timezone": "UTC",
+        **copy.deepcopy(SMALL_ORG),
+    }
     data.update(top)
     return data
 
@@ -37,27 +41,48 @@ def test_shipped_manifests_are_valid() -> None:
     acme = parse_manifest(ROOT / "tenants" / "acme.toml")
     assert 35 <= len(acme.employees) <= 45
     emails = {e.email for e in acme.employees}
-    assert {"admin@acme.example", "hr@acme.example", "dana.lee@acme.example",
-            "sam.rivera@acme.example"} <= emails
+    assert {
+        "admin@acme.example",
+        "hr@acme.example",
+        "dana.lee@acme.example",
+        "sam.rivera@acme.example",
+    } <= emails
     assert 20 <= len(parse_manifest(ROOT / "tenants" / "globex.toml").employees) <= 30
 
 
-@pytest.mark.parametrize("mutate, expected", [
-    (lambda d: d["employees"][4].update(manager="ghost@t.example"),
-     "employees[4] (dev@t.example): manager 'ghost@t.example' is not an employee in this file"),
-    (lambda d: d["employees"].append(dict(d["employees"][5])),
-     "employees[6] (peer@t.example): duplicate email 'peer@t.example'"),
-    (lambda d: d.update(timezone="Mars/Olympus"), "tenant: 'timezone': 'Mars/Olympus' is not an IANA time zone"),
-    (lambda d: d["employees"][0].update(manager="dev@t.example"),
-     "cycle in the manager chain"),
-    (lambda d: d["employees"][1].update(deparment="People"),
-     "employees[1] (hr@t.example): unknown key 'deparment'"),
-    (lambda d: d.update(colour="red"), "tenant: unknown key 'colour'"),
-    (lambda d: d["employees"][2].update(email="Not An Email"), "must be a valid lowercase address"),
-    (lambda d: d["employees"][2].update(department="Nowhere"), "is not declared in [[departments]]"),
-    (lambda d: d["employees"][2].update(roles=["god"]), "unknown role 'god'"),
-    (lambda d: d["employees"][2].update(timezone="EST5"), "'EST5' is not an IANA time zone"),
-])
+@pytest.mark.parametrize(
+    "mutate, expected",
+    [
+        (
+            lambda d: d["employees"][4].update(manager="ghost@t.example"),
+            "employees[4] (dev@t.example): manager 'ghost@t.example' is not an employee in this file",
+        ),
+        (
+            lambda d: d["employees"].append(dict(d["employees"][5])),
+            "employees[6] (peer@t.example): duplicate email 'peer@t.example'",
+        ),
+        (
+            lambda d: d.update(timezone="Mars/Olympus"),
+            "tenant: 'timezone': 'Mars/Olympus' is not an IANA time zone",
+        ),
+        (lambda d: d["employees"][0].update(manager="dev@t.example"), "cycle in the manager chain"),
+        (
+            lambda d: d["employees"][1].update(deparment="People"),
+            "employees[1] (hr@t.example): unknown key 'deparment'",
+        ),
+        (lambda d: d.update(colour="red"), "tenant: unknown key 'colour'"),
+        (
+            lambda d: d["employees"][2].update(email="Not An Email"),
+            "must be a valid lowercase address",
+        ),
+        (
+            lambda d: d["employees"][2].update(department="Nowhere"),
+            "is not declared in [[departments]]",
+        ),
+        (lambda d: d["employees"][2].update(roles=["god"]), "unknown role 'god'"),
+        (lambda d: d["employees"][2].update(timezone="EST5"), "'EST5' is not an IANA time zone"),
+    ],
+)
 def test_errors_name_file_and_entry(mutate: Any, expected: str) -> None:
     data = _org()
     mutate(data)
@@ -77,19 +102,33 @@ async def test_apply_twice_changes_nothing(owner_engine: AsyncEngine) -> None:
     first = await apply_manifest(owner_engine, validate_manifest(data))
     assert first.created["employees"] == 6
     async with owner_engine.connect() as conn:
-        before = (await conn.execute(sa.text(
-            "select id, email, manager_id, updated_at from employees where tenant_id = :t order by id"),
-            {"t": first.tenant_id})).all()
-        audits = await conn.scalar(sa.text(
-            "select count(*) from audit_events where tenant_id = :t"), {"t": first.tenant_id})
+        before = (
+            await conn.execute(
+                sa.text(
+                    "select id, email, manager_id, updated_at from employees where tenant_id = :t order by id"
+                ),
+                {"t": first.tenant_id},
+            )
+        ).all()
+        audits = await conn.scalar(
+            sa.text("select count(*) from audit_events where tenant_id = :t"),
+            {"t": first.tenant_id},
+        )
     second = await apply_manifest(owner_engine, validate_manifest(data))
     assert not second.changed and second.tenant_id == first.tenant_id
     async with owner_engine.connect() as conn:
-        after = (await conn.execute(sa.text(
-            "select id, email, manager_id, updated_at from employees where tenant_id = :t order by id"),
-            {"t": first.tenant_id})).all()
-        audits_after = await conn.scalar(sa.text(
-            "select count(*) from audit_events where tenant_id = :t"), {"t": first.tenant_id})
+        after = (
+            await conn.execute(
+                sa.text(
+                    "select id, email, manager_id, updated_at from employees where tenant_id = :t order by id"
+                ),
+                {"t": first.tenant_id},
+            )
+        ).all()
+        audits_after = await conn.scalar(
+            sa.text("select count(*) from audit_events where tenant_id = :t"),
+            {"t": first.tenant_id},
+        )
     assert before == after
     assert audits_after == audits == 1
 
@@ -99,10 +138,16 @@ async def test_apply_twice_changes_nothing(owner_engine: AsyncEngine) -> None:
     third = await apply_manifest(owner_engine, validate_manifest(data))
     assert third.updated["employees"] == 2  # the title change, then the manager change
     async with owner_engine.connect() as conn:
-        row = (await conn.execute(sa.text(
-            "select e.title, m.email as manager from employees e join employees m "
-            "on m.tenant_id = e.tenant_id and m.id = e.manager_id "
-            "where e.tenant_id = :t and e.email = 'dev@t.example'"), {"t": first.tenant_id})).one()
+        row = (
+            await conn.execute(
+                sa.text(
+                    "select e.title, m.email as manager from employees e join employees m "
+                    "on m.tenant_id = e.tenant_id and m.id = e.manager_id "
+                    "where e.tenant_id = :t and e.email = 'dev@t.example'"
+                ),
+                {"t": first.tenant_id},
+            )
+        ).one()
     assert (row.title, row.manager) == ("Senior Developer", "boss@t.example")
 
 
@@ -135,8 +180,11 @@ manager = "a@bad.example"
         from upward.db import owner_engine as make
 
         async with make().connect() as conn:
-            return int(await conn.scalar(sa.text("select count(*) from tenants where slug = :s"),
-                                         {"s": slug}))
+            return int(
+                await conn.scalar(
+                    sa.text("select count(*) from tenants where slug = :s"), {"s": slug}
+                )
+            )
 
     # runs in a fresh loop: the CLI call above used its own
     assert asyncio.run(count()) == 0

@@ -16,7 +16,9 @@ from upward.models_base import created_at_field, id_field, tenant_id_field
 class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_events"
     __table_args__ = (
-        sa.Index("audit_events_time_idx", "tenant_id", sa.text("occurred_at DESC"), sa.text("id DESC")),
+        sa.Index(
+            "audit_events_time_idx", "tenant_id", sa.text("occurred_at DESC"), sa.text("id DESC")
+        ),
         sa.Index("audit_events_target_idx", "tenant_id", "target_id"),
         sa.Index("audit_events_actor_idx", "tenant_id", "actor_id"),
     )

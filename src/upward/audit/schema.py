@@ -14,7 +14,13 @@ from strawberry.types import Info
 from upward.audit import service
 from upward.graphql.lazy import Lazy
 from upward.graphql.node import Node, register_node
-from upward.graphql.relay import Connection, build_connection, expect_global_id, page_args, to_global_id
+from upward.graphql.relay import (
+    Connection,
+    build_connection,
+    expect_global_id,
+    page_args,
+    to_global_id,
+)
 from upward.people.loaders import viewer_of
 from upward.people.schema import Employee, _load_employee
 
@@ -32,7 +38,8 @@ class AuditEvent(Node):
     occurred_at: datetime
     actor_type: ActorType
     actor: Employee | None = strawberry.field(
-        description="The employee who acted (null for the system or API keys).")
+        description="The employee who acted (null for the system or API keys)."
+    )
     action: str = strawberry.field(description="e.g. employee.create, employee.change_manager")
     target_type: str
     target_id: strawberry.ID | None = strawberry.field(description="Global id of the target.")
@@ -82,9 +89,13 @@ class AuditEventFilter:
 class AuditQuery:
     @strawberry.field(description="Audit events, newest first (tenant_admin only).")
     async def audit_events(
-        self, info: Info, filter: AuditEventFilter | None = None,
-        first: int | None = None, after: str | None = None,
-        last: int | None = None, before: str | None = None,
+        self,
+        info: Info,
+        filter: AuditEventFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[AuditEvent]:
         ctx = info.context
         principal = ctx.require_principal()
@@ -98,12 +109,17 @@ class AuditQuery:
         sf = service.AuditFilter(
             action=f.action,
             actor_id=expect_global_id(f.actor_id, "Employee", field="filter.actorId")
-            if f.actor_id else None,
-            target_id=target_id, target_type=f.target_type, since=f.since, until=f.until)
-        args = page_args(ctx, service.AUDIT_ORDER, first=first, after=after, last=last,
-                         before=before)
+            if f.actor_id
+            else None,
+            target_id=target_id,
+            target_type=f.target_type,
+            since=f.since,
+            until=f.until,
+        )
+        args = page_args(
+            ctx, service.AUDIT_ORDER, first=first, after=after, last=last, before=before
+        )
         viewer = await viewer_of(ctx)
         async with ctx.session() as s:
             page = await service.list_events(s, principal, filter=sf, page=args)
-        return build_connection(ctx, page, service.AUDIT_ORDER,
-                                lambda r: audit_obj(ctx, viewer, r))
+        return build_connection(ctx, page, service.AUDIT_ORDER, lambda r: audit_obj(ctx, viewer, r))

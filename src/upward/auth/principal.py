@@ -25,7 +25,9 @@ class Principal:
     tenant_timezone: str = "UTC"
 
     @classmethod
-    def system(cls, tenant_id: uuid.UUID, tenant_slug: str = "", timezone: str = "UTC") -> Principal:
+    def system(
+        cls, tenant_id: uuid.UUID, tenant_slug: str = "", timezone: str = "UTC"
+    ) -> Principal:
         return cls(
             tenant_id=tenant_id,
             tenant_slug=tenant_slug,

@@ -31,11 +31,11 @@ _HAS_REPORTS = (
     "and r.manager_id = e.id and r.status = 'active') as has_reports"
 )
 _EMPLOYEE_BY_ID = text(
-    f"select {EMPLOYEE_COLUMNS}, {_HAS_REPORTS} from employees e "
+    f"select {EMPLOYEE_COLUMNS}, {_HAS_REPORTS} from employees e "  # noqa: S608 - constants
     "where e.id = :key and e.status = 'active'"
 )
 _EMPLOYEE_BY_EMAIL = text(
-    f"select {EMPLOYEE_COLUMNS}, {_HAS_REPORTS} from employees e "
+    f"select {EMPLOYEE_COLUMNS}, {_HAS_REPORTS} from employees e "  # noqa: S608 - constants
     "where e.email = :key and e.status = 'active'"
 )
 

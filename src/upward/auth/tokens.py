@@ -143,7 +143,9 @@ def mint_token(
     settings = settings or get_settings()
     secret = settings.effective_jwt_secret
     if not secret:
-        raise RuntimeError("no UPWARD_JWT_SECRET configured: tokens come from your identity provider")
+        raise RuntimeError(
+            "no UPWARD_JWT_SECRET configured: tokens come from your identity provider"
+        )
     now = int(time.time())
     ttl = settings.jwt_default_ttl_seconds if ttl_seconds is None else ttl_seconds
     payload: dict[str, Any] = {

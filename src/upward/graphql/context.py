@@ -45,7 +45,9 @@ class RequestContext:
 
     async def authenticate(self, authorization: str | None) -> None:
         if not authorization:
-            self.auth_error = Unauthenticated("missing bearer token (Authorization: Bearer <token>)")
+            self.auth_error = Unauthenticated(
+                "missing bearer token (Authorization: Bearer <token>)"
+            )
             return
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():

@@ -17,6 +17,8 @@ LIMIT_MARKERS = ("exceeds maximum operation depth", "aliases found. Allowed", "m
 
 def classify(error: GraphQLError) -> tuple[str, dict[str, Any]]:
     original = error.original_error
+    if error.message.startswith("Variable '$"):
+        return "BAD_USER_INPUT", {}
     if isinstance(original, UpwardError):
         return original.code, dict(original.extensions)
     if isinstance(original, GraphQLError) and original is not error:
@@ -29,8 +31,6 @@ def classify(error: GraphQLError) -> tuple[str, dict[str, Any]]:
             return "GRAPHQL_PARSE_FAILED", {}
         if any(m in message for m in LIMIT_MARKERS[:2]):
             return "QUERY_TOO_COMPLEX", {}
-        if message.startswith("Variable '$") or "got invalid value" in message:
-            return "BAD_USER_INPUT", {}
         return "GRAPHQL_VALIDATION_FAILED", {}
     return "INTERNAL", {}
 
@@ -47,8 +47,11 @@ def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
         message = f"Internal server error (request id {request_id})"
         extensions = {"requestId": request_id}
     else:
-        message = error.original_error.message if isinstance(error.original_error, UpwardError) \
+        message = (
+            error.original_error.message
+            if isinstance(error.original_error, UpwardError)
             else error.message
+        )
     out: dict[str, Any] = {"message": message}
     if error.locations:
         out["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]

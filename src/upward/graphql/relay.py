@@ -61,10 +61,13 @@ def _jsonable(v: Any) -> Any:
     return v.isoformat() if hasattr(v, "isoformat") else str(v) if isinstance(v, uuid.UUID) else v
 
 
-def encode_cursor(secret: bytes, tenant_id: uuid.UUID, order_key: str, values: tuple[Any, ...]) -> str:
+def encode_cursor(
+    secret: bytes, tenant_id: uuid.UUID, order_key: str, values: tuple[Any, ...]
+) -> str:
     payload = orjson.dumps([_jsonable(v) for v in values])
-    sig = hmac.new(secret, tenant_id.bytes + order_key.encode() + b"\0" + payload,
-                   hashlib.sha256).digest()[:12]
+    sig = hmac.new(
+        secret, tenant_id.bytes + order_key.encode() + b"\0" + payload, hashlib.sha256
+    ).digest()[:12]
     return base64.urlsafe_b64encode(sig + payload).decode().rstrip("=")
 
 
@@ -76,8 +79,9 @@ def decode_cursor(
             raise ValueError
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         sig, payload = raw[:12], raw[12:]
-        good = hmac.new(secret, tenant_id.bytes + order_key.encode() + b"\0" + payload,
-                        hashlib.sha256).digest()[:12]
+        good = hmac.new(
+            secret, tenant_id.bytes + order_key.encode() + b"\0" + payload, hashlib.sha256
+        ).digest()[:12]
         if not hmac.compare_digest(sig, good):
             raise ValueError
         values = orjson.loads(payload)
@@ -105,7 +109,9 @@ class Edge(Generic[T]):
     node: T
 
 
-@strawberry.type(description="A page of a list: pass `pageInfo.endCursor` as `after` for the next one.")
+@strawberry.type(
+    description="A page of a list: pass `pageInfo.endCursor` as `after` for the next one."
+)
 class Connection(Generic[T]):
     edges: list[Edge[T]]
     page_info: PageInfo
@@ -137,9 +143,11 @@ def page_args(
         first=first if first is not None or last is not None else DEFAULT_PAGE,
         last=last,
         after=decode_cursor(secret, principal.tenant_id, order.key, after, field="after")
-        if after is not None else None,
+        if after is not None
+        else None,
         before=decode_cursor(secret, principal.tenant_id, order.key, before, field="before")
-        if before is not None else None,
+        if before is not None
+        else None,
     )
 
 
@@ -153,8 +161,10 @@ def build_connection(
     tenant_id = ctx.require_principal().tenant_id
     names = [c.name for c in order.columns]
     edges = [
-        Edge(cursor=encode_cursor(secret, tenant_id, order.key, tuple(getattr(r, n) for n in names)),
-             node=to_node(r))
+        Edge(
+            cursor=encode_cursor(secret, tenant_id, order.key, tuple(getattr(r, n) for n in names)),
+            node=to_node(r),
+        )
         for r in page.rows
     ]
     count_stmt = page.count_stmt

@@ -31,8 +31,9 @@ from upward.settings import Settings, get_settings
 
 @strawberry.type
 class NodeQuery:
-    @strawberry.field(description="Any object by its global id; NOT_FOUND if it does not exist "
-                                  "for you.")
+    @strawberry.field(
+        description="Any object by its global id; NOT_FOUND if it does not exist for you."
+    )
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         info.context.require_principal()
         decoded = from_global_id(id, field="id")
@@ -41,8 +42,10 @@ class NodeQuery:
             raise result
         return result
 
-    @strawberry.field(description="Objects by global id, in order (at most 100); a NOT_FOUND "
-                                  "error at each missing one.")
+    @strawberry.field(
+        description="Objects by global id, in order (at most 100); a NOT_FOUND "
+        "error at each missing one."
+    )
     async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
         info.context.require_principal()
         if len(ids) > 100:

@@ -11,11 +11,11 @@ import time
 from typing import Any
 
 import orjson
+from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
-from cross_web import HTTPException
 from strawberry.types import ExecutionResult
 
 from upward.graphql.context import RequestContext
@@ -65,11 +65,17 @@ class UpwardGraphQL(GraphQL):
         try:
             response = await self.run(request)
         except HTTPException as exc:
-            code = {400: "BAD_REQUEST", 405: "METHOD_NOT_ALLOWED", 404: "NOT_FOUND",
-                    413: "PAYLOAD_TOO_LARGE"}.get(exc.status_code, "BAD_REQUEST")
+            code = {
+                400: "BAD_REQUEST",
+                405: "METHOD_NOT_ALLOWED",
+                404: "NOT_FOUND",
+                413: "PAYLOAD_TOO_LARGE",
+            }.get(exc.status_code, "BAD_REQUEST")
             response = Response(
                 orjson.dumps({"errors": [{"message": exc.reason, "extensions": {"code": code}}]}),
-                status_code=exc.status_code, media_type="application/json")
+                status_code=exc.status_code,
+                media_type="application/json",
+            )
         await response(scope, receive, send)
 
     async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:
@@ -94,10 +100,21 @@ class UpwardGraphQL(GraphQL):
                 log.exception("commit failed")
                 rid = request_id_var.get() or "-"
                 return Response(
-                    orjson.dumps({"data": None, "errors": [{
-                        "message": f"Internal server error (request id {rid})",
-                        "extensions": {"code": "INTERNAL", "requestId": rid}}]}),
-                    status_code=500, media_type="application/json")
+                    orjson.dumps(
+                        {
+                            "data": None,
+                            "errors": [
+                                {
+                                    "message": f"Internal server error (request id {rid})",
+                                    "extensions": {"code": "INTERNAL", "requestId": rid},
+                                }
+                            ],
+                        }
+                    ),
+                    status_code=500,
+                    media_type="application/json",
+                )
         GRAPHQL_LATENCY.labels(operation=operation_label(op_name)).observe(
-            time.perf_counter() - started)
+            time.perf_counter() - started
+        )
         return response

@@ -32,18 +32,24 @@ def _by_id_loader(ctx: Any, fetch: Any, *, needs_viewer: bool) -> DataLoader[uui
 
 
 def employee_by_id_loader(ctx: Any) -> DataLoader[uuid.UUID, Any]:
-    return ctx.memo("EmployeeByIdLoader",
-                    lambda: _by_id_loader(ctx, service.employees_by_ids, needs_viewer=True))
+    return ctx.memo(
+        "EmployeeByIdLoader",
+        lambda: _by_id_loader(ctx, service.employees_by_ids, needs_viewer=True),
+    )
 
 
 def department_by_id_loader(ctx: Any) -> DataLoader[uuid.UUID, Any]:
-    return ctx.memo("DepartmentByIdLoader",
-                    lambda: _by_id_loader(ctx, service.departments_by_ids, needs_viewer=False))
+    return ctx.memo(
+        "DepartmentByIdLoader",
+        lambda: _by_id_loader(ctx, service.departments_by_ids, needs_viewer=False),
+    )
 
 
 def location_by_id_loader(ctx: Any) -> DataLoader[uuid.UUID, Any]:
-    return ctx.memo("LocationByIdLoader",
-                    lambda: _by_id_loader(ctx, service.locations_by_ids, needs_viewer=False))
+    return ctx.memo(
+        "LocationByIdLoader",
+        lambda: _by_id_loader(ctx, service.locations_by_ids, needs_viewer=False),
+    )
 
 
 def has_reports_loader(ctx: Any) -> DataLoader[uuid.UUID, bool]:

@@ -42,8 +42,10 @@ class EmployeeStatus(enum.Enum):
     OFFBOARDED = "offboarded"
 
 
-@strawberry.enum(description="Roles assigned to a person. `manager` is not assigned: anyone with "
-                             "active direct reports is a manager.")
+@strawberry.enum(
+    description="Roles assigned to a person. `manager` is not assigned: anyone with "
+    "active direct reports is a manager."
+)
 class Role(enum.Enum):
     TENANT_ADMIN = "tenant_admin"
     HR_ADMIN = "hr_admin"
@@ -83,21 +85,29 @@ class Location(Node):
 
 
 def department_obj(row: Any) -> Department:
-    return Department(id=to_global_id("Department", row.id), name=row.name, code=row.code,
-                      _raw_id=row.id)
+    return Department(
+        id=to_global_id("Department", row.id), name=row.name, code=row.code, _raw_id=row.id
+    )
 
 
 def location_obj(row: Any) -> Location:
-    return Location(id=to_global_id("Location", row.id), name=row.name, timezone=row.timezone,
-                    country=row.country, _raw_id=row.id)
+    return Location(
+        id=to_global_id("Location", row.id),
+        name=row.name,
+        timezone=row.timezone,
+        country=row.country,
+        _raw_id=row.id,
+    )
 
 
 PageArgsDoc = "Relay pagination: `first` (at most 100) with `after`, or `last` with `before`."
 
 
-@strawberry.type(description="A person at the tenant. Public fields are visible to every "
-                             "employee; private fields are null unless you are this person, "
-                             "in their management line, or HR.")
+@strawberry.type(
+    description="A person at the tenant. Public fields are visible to every "
+    "employee; private fields are null unless you are this person, "
+    "in their management line, or HR."
+)
 class Employee(Node):
     id: strawberry.ID
     email: str
@@ -106,7 +116,8 @@ class Employee(Node):
     job_level: str | None
     status: EmployeeStatus
     timezone: str | None = strawberry.field(
-        description="The person's own IANA zone; null means their location's, else the tenant's.")
+        description="The person's own IANA zone; null means their location's, else the tenant's."
+    )
     manager: Annotated[Employee, strawberry.lazy("upward.people.schema")] | None
     department: Department | None
     location: Location | None
@@ -123,18 +134,32 @@ class Employee(Node):
 
     @strawberry.field(description="People who report to this person directly. " + PageArgsDoc)
     async def direct_reports(
-        self, info: Info, first: int | None = None, after: str | None = None,
-        last: int | None = None, before: str | None = None,
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
         order_by: EmployeeOrder = EmployeeOrder.NAME_ASC,
     ) -> Connection[Employee]:
         return await _employee_connection(
-            info, service.EmployeeFilter(manager_id=self._raw_id), order_by,
-            first=first, after=after, last=last, before=before)
+            info,
+            service.EmployeeFilter(manager_id=self._raw_id),
+            order_by,
+            first=first,
+            after=after,
+            last=last,
+            before=before,
+        )
 
     @strawberry.field(description="Everyone below this person, all levels. " + PageArgsDoc)
     async def reporting_line(
-        self, info: Info, first: int | None = None, after: str | None = None,
-        last: int | None = None, before: str | None = None,
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
         order_by: EmployeeOrder = EmployeeOrder.NAME_ASC,
     ) -> Connection[Employee]:
         ctx = info.context
@@ -144,8 +169,8 @@ class Employee(Node):
         include = selected_under(info, ("edges", "node"), service.JOINABLE)
         async with ctx.session() as s:
             page = await service.list_reporting_line(
-                s, viewer, manager_id=self._raw_id, order=order_by.value, page=args,
-                include=include)
+                s, viewer, manager_id=self._raw_id, order=order_by.value, page=args, include=include
+            )
         return build_connection(ctx, page, order, lambda r: employee_obj(ctx, viewer, r, include))
 
     @strawberry.field(description="This person's managers, nearest first, up to the top.")
@@ -214,7 +239,9 @@ def employee_obj(ctx: Any, viewer: service.Viewer, row: Any, include: Any = ()) 
     )
 
 
-async def _load_employee(ctx: Any, viewer: service.Viewer, employee_id: uuid.UUID) -> Employee | None:
+async def _load_employee(
+    ctx: Any, viewer: service.Viewer, employee_id: uuid.UUID
+) -> Employee | None:
     row = await employee_by_id_loader(ctx).load(employee_id)
     return employee_obj(ctx, viewer, row) if row is not None else None
 
@@ -254,18 +281,23 @@ async def _location_nodes(ctx: Any, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any
 @strawberry.input(description="Filters for `employees`; all given filters must match.")
 class EmployeeFilter:
     search: str | None = strawberry.field(
-        default=None, description="Case-insensitive match on name or email.")
+        default=None, description="Case-insensitive match on name or email."
+    )
     department_ids: list[strawberry.ID] | None = None
     location_ids: list[strawberry.ID] | None = None
     manager_id: strawberry.ID | None = strawberry.field(
-        default=None, description="Direct reports of this manager.")
+        default=None, description="Direct reports of this manager."
+    )
     job_levels: list[str] | None = None
     status: EmployeeStatus | None = strawberry.field(
         default=EmployeeStatus.ACTIVE,
-        description="ACTIVE by default; OFFBOARDED or null (any) need hr_admin or tenant_admin.")
+        description="ACTIVE by default; OFFBOARDED or null (any) need hr_admin or tenant_admin.",
+    )
 
 
-def _ids(values: list[strawberry.ID] | None, type_name: str, field: str) -> tuple[uuid.UUID, ...] | None:
+def _ids(
+    values: list[strawberry.ID] | None, type_name: str, field: str
+) -> tuple[uuid.UUID, ...] | None:
     if values is None:
         return None
     if len(values) > 100:
@@ -283,15 +315,22 @@ def _to_service_filter(f: EmployeeFilter | None) -> service.EmployeeFilter:
         department_ids=_ids(f.department_ids, "Department", "filter.departmentIds"),
         location_ids=_ids(f.location_ids, "Location", "filter.locationIds"),
         manager_id=expect_global_id(f.manager_id, "Employee", field="filter.managerId")
-        if f.manager_id is not None else None,
+        if f.manager_id is not None
+        else None,
         job_levels=tuple(f.job_levels) if f.job_levels is not None else None,
         status=f.status.value if f.status is not None else None,
     )
 
 
 async def _employee_connection(
-    info: Info, filt: service.EmployeeFilter, order_by: EmployeeOrder, *,
-    first: int | None, after: str | None, last: int | None, before: str | None,
+    info: Info,
+    filt: service.EmployeeFilter,
+    order_by: EmployeeOrder,
+    *,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
 ) -> Connection[Employee]:
     ctx = info.context
     order = service.EMPLOYEE_ORDERS[order_by.value]
@@ -299,12 +338,15 @@ async def _employee_connection(
     viewer = await viewer_of(ctx)
     include = selected_under(info, ("edges", "node"), service.JOINABLE)
     async with ctx.session() as s:
-        page = await service.list_employees(s, viewer, filter=filt, order=order_by.value,
-                                            page=args, include=include)
+        page = await service.list_employees(
+            s, viewer, filter=filt, order=order_by.value, page=args, include=include
+        )
     return build_connection(ctx, page, order, lambda r: employee_obj(ctx, viewer, r, include))
 
 
-@strawberry.type(description="Who is asking: the signed-in person, their effective roles and tenant.")
+@strawberry.type(
+    description="Who is asking: the signed-in person, their effective roles and tenant."
+)
 class Viewer:
     employee: Employee
     roles: list[ViewerRole]
@@ -346,14 +388,25 @@ class PeopleQuery:
 
     @strawberry.field(description="The directory. " + PageArgsDoc)
     async def employees(
-        self, info: Info, filter: EmployeeFilter | None = None,
+        self,
+        info: Info,
+        filter: EmployeeFilter | None = None,
         order_by: EmployeeOrder = EmployeeOrder.NAME_ASC,
-        first: int | None = None, after: str | None = None,
-        last: int | None = None, before: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[Employee]:
         info.context.require_principal()
-        return await _employee_connection(info, _to_service_filter(filter), order_by,
-                                          first=first, after=after, last=last, before=before)
+        return await _employee_connection(
+            info,
+            _to_service_filter(filter),
+            order_by,
+            first=first,
+            after=after,
+            last=last,
+            before=before,
+        )
 
     @strawberry.field(description="Every department, by name.")
     async def departments(self, info: Info) -> list[Department]:
@@ -469,7 +522,7 @@ def strawberry_name(attr: str) -> str:
     return head + "".join(p.capitalize() for p in rest)
 
 
-async def _employee_payload(info: Info, row: Any) -> EmployeePayload:
+async def _employee_payload(info: Info, row: Any) -> EmployeePayload | None:
     ctx = info.context
     return EmployeePayload(employee=employee_obj(ctx, await viewer_of(ctx), row))
 
@@ -477,50 +530,74 @@ async def _employee_payload(info: Info, row: Any) -> EmployeePayload:
 @strawberry.type
 class PeopleMutation:
     @strawberry.mutation(description="Add a person (hr_admin or tenant_admin).")
-    async def create_employee(self, info: Info, input: CreateEmployeeInput) -> EmployeePayload:
+    async def create_employee(
+        self, info: Info, input: CreateEmployeeInput
+    ) -> EmployeePayload | None:
         async with info.context.mutation() as (s, p):
             row = await service.create_employee(
-                s, p, email=input.email, name=input.name, title=input.title,
+                s,
+                p,
+                email=input.email,
+                name=input.name,
+                title=input.title,
                 job_level=input.job_level,
                 manager_id=_opt_id(input.manager_id, "Employee", "input.managerId"),
                 department_id=_opt_id(input.department_id, "Department", "input.departmentId"),
                 location_id=_opt_id(input.location_id, "Location", "input.locationId"),
                 roles=[r.value for r in input.roles] if input.roles else None,
-                timezone=input.timezone, hire_date=input.hire_date)
+                timezone=input.timezone,
+                hire_date=input.hire_date,
+            )
         return await _employee_payload(info, row)
 
-    @strawberry.mutation(description="Change a person's details (hr_admin or tenant_admin; "
-                                     "roles need tenant_admin).")
+    @strawberry.mutation(
+        description="Change a person's details (hr_admin or tenant_admin; roles need tenant_admin)."
+    )
     async def update_employee(
         self, info: Info, id: strawberry.ID, input: UpdateEmployeeInput
-    ) -> EmployeePayload:
+    ) -> EmployeePayload | None:
         raw = expect_global_id(id, "Employee", field="id")
-        patch = _patch(input, {
-            "email": ("email", None), "name": ("name", None), "title": ("title", None),
-            "job_level": ("job_level", None), "department_id": ("department_id", "Department"),
-            "location_id": ("location_id", "Location"), "roles": ("roles", None),
-            "timezone": ("timezone", None), "hire_date": ("hire_date", None)})
+        patch = _patch(
+            input,
+            {
+                "email": ("email", None),
+                "name": ("name", None),
+                "title": ("title", None),
+                "job_level": ("job_level", None),
+                "department_id": ("department_id", "Department"),
+                "location_id": ("location_id", "Location"),
+                "roles": ("roles", None),
+                "timezone": ("timezone", None),
+                "hire_date": ("hire_date", None),
+            },
+        )
         async with info.context.mutation() as (s, p):
             row = await service.update_employee(s, p, raw, patch)
         return await _employee_payload(info, row)
 
-    @strawberry.mutation(description="Move a person under another manager (null: no manager). "
-                                     "Refuses cycles and inactive managers.")
+    @strawberry.mutation(
+        description="Move a person under another manager (null: no manager). "
+        "Refuses cycles and inactive managers."
+    )
     async def change_manager(
         self, info: Info, employee_id: strawberry.ID, manager_id: strawberry.ID | None
-    ) -> EmployeePayload:
+    ) -> EmployeePayload | None:
         raw = expect_global_id(employee_id, "Employee", field="employeeId")
         mgr = _opt_id(manager_id, "Employee", "managerId")
         async with info.context.mutation() as (s, p):
             row = await service.change_manager(s, p, raw, mgr)
         return await _employee_payload(info, row)
 
-    @strawberry.mutation(description="Offboard a person. Their direct reports move to "
-                                     "`reassignReportsTo`, or else to the person's own manager.")
+    @strawberry.mutation(
+        description="Offboard a person. Their direct reports move to "
+        "`reassignReportsTo`, or else to the person's own manager."
+    )
     async def offboard_employee(
-        self, info: Info, employee_id: strawberry.ID,
+        self,
+        info: Info,
+        employee_id: strawberry.ID,
         reassign_reports_to: strawberry.ID | None = None,
-    ) -> EmployeePayload:
+    ) -> EmployeePayload | None:
         raw = expect_global_id(employee_id, "Employee", field="employeeId")
         target = _opt_id(reassign_reports_to, "Employee", "reassignReportsTo")
         async with info.context.mutation() as (s, p):
@@ -528,7 +605,9 @@ class PeopleMutation:
         return await _employee_payload(info, row)
 
     @strawberry.mutation(description="Add a department (hr_admin or tenant_admin).")
-    async def create_department(self, info: Info, input: CreateDepartmentInput) -> DepartmentPayload:
+    async def create_department(
+        self, info: Info, input: CreateDepartmentInput
+    ) -> DepartmentPayload | None:
         async with info.context.mutation() as (s, p):
             row = await service.create_department(s, p, name=input.name, code=input.code)
         return DepartmentPayload(department=department_obj(row))
@@ -536,7 +615,7 @@ class PeopleMutation:
     @strawberry.mutation(description="Rename or recode a department (hr_admin or tenant_admin).")
     async def update_department(
         self, info: Info, id: strawberry.ID, input: UpdateDepartmentInput
-    ) -> DepartmentPayload:
+    ) -> DepartmentPayload | None:
         raw = expect_global_id(id, "Department", field="id")
         patch = _patch(input, {"name": ("name", None), "code": ("code", None)})
         async with info.context.mutation() as (s, p):
@@ -544,19 +623,24 @@ class PeopleMutation:
         return DepartmentPayload(department=department_obj(row))
 
     @strawberry.mutation(description="Add a location (hr_admin or tenant_admin).")
-    async def create_location(self, info: Info, input: CreateLocationInput) -> LocationPayload:
+    async def create_location(
+        self, info: Info, input: CreateLocationInput
+    ) -> LocationPayload | None:
         async with info.context.mutation() as (s, p):
-            row = await service.create_location(s, p, name=input.name, timezone=input.timezone,
-                                                country=input.country)
+            row = await service.create_location(
+                s, p, name=input.name, timezone=input.timezone, country=input.country
+            )
         return LocationPayload(location=location_obj(row))
 
     @strawberry.mutation(description="Change a location (hr_admin or tenant_admin).")
     async def update_location(
         self, info: Info, id: strawberry.ID, input: UpdateLocationInput
-    ) -> LocationPayload:
+    ) -> LocationPayload | None:
         raw = expect_global_id(id, "Location", field="id")
-        patch = _patch(input, {"name": ("name", None), "timezone": ("timezone", None),
-                               "country": ("country", None)})
+        patch = _patch(
+            input,
+            {"name": ("name", None), "timezone": ("timezone", None), "country": ("country", None)},
+        )
         async with info.context.mutation() as (s, p):
             row = await service.update_location(s, p, raw, patch)
         return LocationPayload(location=location_obj(row))

@@ -35,8 +35,21 @@ t_dep = Department.__table__
 t_loc = Location.__table__
 
 EMPLOYEE_FIELDS = (
-    "tenant_id", "id", "email", "name", "title", "job_level", "manager_id", "department_id",
-    "location_id", "roles", "status", "timezone", "hire_date", "offboarded_at", "created_at",
+    "tenant_id",
+    "id",
+    "email",
+    "name",
+    "title",
+    "job_level",
+    "manager_id",
+    "department_id",
+    "location_id",
+    "roles",
+    "status",
+    "timezone",
+    "hire_date",
+    "offboarded_at",
+    "created_at",
     "updated_at",
 )
 EMPLOYEE_COLUMNS = ", ".join(f"e.{c}" for c in EMPLOYEE_FIELDS)
@@ -89,7 +102,9 @@ async def employees_by_ids(
     return {row.id: row for row in (await session.execute(stmt)).all()}
 
 
-async def departments_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Any]:
+async def departments_by_ids(
+    session: AsyncSession, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Any]:
     ids = list(set(ids))
     if not ids:
         return {}
@@ -160,8 +175,10 @@ def _filter_conditions(viewer: Viewer, f: EmployeeFilter) -> list[Any]:
         if term:
             pattern = _like(term)
             conds.append(
-                sa.or_(t_emp.c.name.ilike(pattern, escape="\\"),
-                       t_emp.c.email.ilike(pattern, escape="\\"))
+                sa.or_(
+                    t_emp.c.name.ilike(pattern, escape="\\"),
+                    t_emp.c.email.ilike(pattern, escape="\\"),
+                )
             )
     if f.department_ids is not None:
         conds.append(t_emp.c.department_id.in_(f.department_ids))
@@ -184,19 +201,22 @@ def _select_with(viewer: Viewer, include: Iterable[str]) -> sa.Select[Any]:
     joined: Any = t_emp
     if "manager" in include:
         m = t_emp.alias("m")
-        on = sa.and_(m.c.tenant_id == t_emp.c.tenant_id, m.c.id == t_emp.c.manager_id,
-                     *_visible(viewer, m))
+        on = sa.and_(
+            m.c.tenant_id == t_emp.c.tenant_id, m.c.id == t_emp.c.manager_id, *_visible(viewer, m)
+        )
         joined = joined.outerjoin(m, on)
         cols += [c.label(f"manager__{c.name}") for c in m.c]
     if "department" in include:
         d = t_dep.alias("d")
         joined = joined.outerjoin(
-            d, sa.and_(d.c.tenant_id == t_emp.c.tenant_id, d.c.id == t_emp.c.department_id))
+            d, sa.and_(d.c.tenant_id == t_emp.c.tenant_id, d.c.id == t_emp.c.department_id)
+        )
         cols += [c.label(f"department__{c.name}") for c in d.c]
     if "location" in include:
         lo = t_loc.alias("l")
         joined = joined.outerjoin(
-            lo, sa.and_(lo.c.tenant_id == t_emp.c.tenant_id, lo.c.id == t_emp.c.location_id))
+            lo, sa.and_(lo.c.tenant_id == t_emp.c.tenant_id, lo.c.id == t_emp.c.location_id)
+        )
         cols += [c.label(f"location__{c.name}") for c in lo.c]
     return sa.select(*cols).select_from(joined)
 
@@ -218,14 +238,18 @@ async def list_employees(
 
 
 def _line_cte(root: uuid.UUID) -> sa.CTE:
-    base = sa.select(t_emp.c.id, sa.literal(1).label("depth")).where(
-        t_emp.c.manager_id == root, t_emp.c.status == "active"
-    ).cte("line", recursive=True)
+    base = (
+        sa.select(t_emp.c.id, sa.literal(1).label("depth"))
+        .where(t_emp.c.manager_id == root, t_emp.c.status == "active")
+        .cte("line", recursive=True)
+    )
     child = t_emp.alias("c")
     return base.union_all(
-        sa.select(child.c.id, (base.c.depth + 1).label("depth"))
-        .where(child.c.manager_id == base.c.id, child.c.status == "active",
-               base.c.depth < MAX_CHAIN_DEPTH)
+        sa.select(child.c.id, (base.c.depth + 1).label("depth")).where(
+            child.c.manager_id == base.c.id,
+            child.c.status == "active",
+            base.c.depth < MAX_CHAIN_DEPTH,
+        )
     )
 
 
@@ -235,24 +259,34 @@ async def reporting_line_ids(session: AsyncSession, root: uuid.UUID) -> list[uui
 
 
 async def list_reporting_line(
-    session: AsyncSession, viewer: Viewer, *, manager_id: uuid.UUID, order: str, page: PageArgs,
+    session: AsyncSession,
+    viewer: Viewer,
+    *,
+    manager_id: uuid.UUID,
+    order: str,
+    page: PageArgs,
     include: Iterable[str] = (),
 ) -> Page:
     line = _line_cte(manager_id)
     in_line = t_emp.c.id.in_(sa.select(line.c.id))
     return await list_employees(
-        session, viewer, filter=EmployeeFilter(status="active"), order=order, page=page,
-        include=include, extra_conditions=[in_line],
+        session,
+        viewer,
+        filter=EmployeeFilter(status="active"),
+        order=order,
+        page=page,
+        include=include,
+        extra_conditions=[in_line],
     )
 
 
-async def manager_chain(
-    session: AsyncSession, viewer: Viewer, employee_id: uuid.UUID
-) -> list[Any]:
+async def manager_chain(session: AsyncSession, viewer: Viewer, employee_id: uuid.UUID) -> list[Any]:
     """The managers above an employee, nearest first."""
-    up = sa.select(t_emp.c.manager_id.label("id"), sa.literal(1).label("depth")).where(
-        t_emp.c.id == employee_id
-    ).cte("chain", recursive=True)
+    up = (
+        sa.select(t_emp.c.manager_id.label("id"), sa.literal(1).label("depth"))
+        .where(t_emp.c.id == employee_id)
+        .cte("chain", recursive=True)
+    )
     parent = t_emp.alias("p")
     up = up.union_all(
         sa.select(parent.c.manager_id, (up.c.depth + 1)).where(
@@ -272,9 +306,11 @@ async def has_reports(session: AsyncSession, ids: Iterable[uuid.UUID]) -> set[uu
     ids = list(set(ids))
     if not ids:
         return set()
-    stmt = sa.select(t_emp.c.manager_id).where(
-        t_emp.c.manager_id.in_(ids), t_emp.c.status == "active"
-    ).distinct()
+    stmt = (
+        sa.select(t_emp.c.manager_id)
+        .where(t_emp.c.manager_id.in_(ids), t_emp.c.status == "active")
+        .distinct()
+    )
     return set((await session.execute(stmt)).scalars().all())
 
 
@@ -311,9 +347,7 @@ async def _lock_org_chart(session: AsyncSession, principal: Principal) -> None:
 async def _require_active_employee(
     session: AsyncSession, employee_id: uuid.UUID, *, field: str
 ) -> Any:
-    row = (
-        await session.execute(sa.select(t_emp).where(t_emp.c.id == employee_id))
-    ).first()
+    row = (await session.execute(sa.select(t_emp).where(t_emp.c.id == employee_id))).first()
     if row is None or row.status != "active":
         raise BadUserInput("no active employee with this id", field=field)
     return row
@@ -335,16 +369,21 @@ def _check_roles(principal: Principal, roles: Iterable[str] | None, *, field: st
     out = sorted(set(roles))
     for r in out:
         if r not in ASSIGNABLE_ROLES:
-            raise BadUserInput(f"unknown role {r!r}; assignable roles: {', '.join(ASSIGNABLE_ROLES)}",
-                               field=field)
+            raise BadUserInput(
+                f"unknown role {r!r}; assignable roles: {', '.join(ASSIGNABLE_ROLES)}", field=field
+            )
     return out
 
 
 async def _count_tenant_admins(session: AsyncSession, *, excluding: uuid.UUID) -> int:
-    stmt = sa.select(sa.func.count()).select_from(t_emp).where(
-        t_emp.c.status == "active",
-        t_emp.c.roles.any("tenant_admin"),
-        t_emp.c.id != excluding,
+    stmt = (
+        sa.select(sa.func.count())
+        .select_from(t_emp)
+        .where(
+            t_emp.c.status == "active",
+            sa.literal("tenant_admin") == sa.any_(t_emp.c.roles),
+            t_emp.c.id != excluding,
+        )
     )
     return int(await session.scalar(stmt) or 0)
 
@@ -379,8 +418,9 @@ async def create_employee(
     }
     if values["roles"]:
         principal.require_tenant_admin("assigning roles")
-    await _require_exists(session, t_dep, department_id, field="input.departmentId",
-                          what="department")
+    await _require_exists(
+        session, t_dep, department_id, field="input.departmentId", what="department"
+    )
     await _require_exists(session, t_loc, location_id, field="input.locationId", what="location")
     if manager_id is not None:
         await _require_active_employee(session, manager_id, field="input.managerId")
@@ -398,17 +438,30 @@ async def create_employee(
             ).one()
     except IntegrityError as exc:
         if _is_unique_violation(exc):
-            raise Conflict("an employee with this email already exists", field="input.email") from exc
+            raise Conflict(
+                "an employee with this email already exists", field="input.email"
+            ) from exc
         raise
     await audit.record(
-        session, principal, action="employee.create", target_type="Employee", target_id=row.id,
+        session,
+        principal,
+        action="employee.create",
+        target_type="Employee",
+        target_id=row.id,
         changes=audit.diff({}, {k: v for k, v in values.items() if v not in (None, [])}),
     )
     return row
 
 
 EMPLOYEE_PATCHABLE = {
-    "email", "name", "title", "job_level", "department_id", "location_id", "roles", "timezone",
+    "email",
+    "name",
+    "title",
+    "job_level",
+    "department_id",
+    "location_id",
+    "roles",
+    "timezone",
     "hire_date",
 }
 
@@ -443,28 +496,31 @@ async def update_employee(
         elif key == "roles":
             values[key] = _check_roles(principal, value, field="input.roles")
         elif key == "department_id":
-            await _require_exists(session, t_dep, value, field="input.departmentId",
-                                  what="department")
+            await _require_exists(
+                session, t_dep, value, field="input.departmentId", what="department"
+            )
             values[key] = value
         elif key == "location_id":
-            await _require_exists(session, t_loc, value, field="input.locationId",
-                                  what="location")
+            await _require_exists(session, t_loc, value, field="input.locationId", what="location")
             values[key] = value
     if "roles" in values and sorted(current.roles) != values["roles"]:
         principal.require_tenant_admin("changing roles")
         if "tenant_admin" in current.roles and "tenant_admin" not in values["roles"]:
             await _lock_org_chart(session, principal)
             if await _count_tenant_admins(session, excluding=employee_id) == 0:
-                raise Conflict("cannot remove the role from the last tenant admin",
-                               field="input.roles")
+                raise Conflict(
+                    "cannot remove the role from the last tenant admin", field="input.roles"
+                )
     before = {k: getattr(current, k) for k in values}
     changes = audit.diff(before, values)
     row = current
     if changes:
         if "email" in changes:
             taken = await session.scalar(
-                sa.select(t_emp.c.id).where(t_emp.c.email == values["email"],
-                                            t_emp.c.id != employee_id))
+                sa.select(t_emp.c.id).where(
+                    t_emp.c.email == values["email"], t_emp.c.id != employee_id
+                )
+            )
             if taken is not None:
                 raise Conflict("an employee with this email already exists", field="input.email")
         try:
@@ -479,11 +535,18 @@ async def update_employee(
                 ).one()
         except IntegrityError as exc:
             if _is_unique_violation(exc):
-                raise Conflict("an employee with this email already exists",
-                               field="input.email") from exc
+                raise Conflict(
+                    "an employee with this email already exists", field="input.email"
+                ) from exc
             raise
-    await audit.record(session, principal, action="employee.update", target_type="Employee",
-                       target_id=employee_id, changes=changes)
+    await audit.record(
+        session,
+        principal,
+        action="employee.update",
+        target_type="Employee",
+        target_id=employee_id,
+        changes=changes,
+    )
     return row
 
 
@@ -501,8 +564,9 @@ async def change_manager(
     if current is None:
         raise NotFound("no employee with this id")
     if current.status != "active":
-        raise BadUserInput("cannot change the manager of an offboarded employee",
-                           field="employeeId")
+        raise BadUserInput(
+            "cannot change the manager of an offboarded employee", field="employeeId"
+        )
     if manager_id is not None:
         if manager_id == employee_id:
             raise BadUserInput("an employee cannot be their own manager", field="managerId")
@@ -516,12 +580,17 @@ async def change_manager(
     if current.manager_id != manager_id:
         row = (
             await session.execute(
-                sa.update(t_emp).where(t_emp.c.id == employee_id)
-                .values(manager_id=manager_id, updated_at=_now()).returning(t_emp)
+                sa.update(t_emp)
+                .where(t_emp.c.id == employee_id)
+                .values(manager_id=manager_id, updated_at=_now())
+                .returning(t_emp)
             )
         ).one()
     await audit.record(
-        session, principal, action="employee.change_manager", target_type="Employee",
+        session,
+        principal,
+        action="employee.change_manager",
+        target_type="Employee",
         target_id=employee_id,
         changes=audit.diff({"manager_id": current.manager_id}, {"manager_id": manager_id}),
     )
@@ -548,15 +617,17 @@ async def offboard_employee(
         raise NotFound("no employee with this id")
     if current.status != "active":
         raise Conflict("this employee is already offboarded", field="employeeId")
-    if "tenant_admin" in current.roles and await _count_tenant_admins(
-        session, excluding=employee_id
-    ) == 0:
+    if (
+        "tenant_admin" in current.roles
+        and await _count_tenant_admins(session, excluding=employee_id) == 0
+    ):
         raise Conflict("cannot offboard the last tenant admin", field="employeeId")
     target = reassign_reports_to if reassign_reports_to is not None else current.manager_id
     if reassign_reports_to is not None:
         if reassign_reports_to == employee_id:
-            raise BadUserInput("reports cannot be reassigned to the person leaving",
-                               field="reassignReportsTo")
+            raise BadUserInput(
+                "reports cannot be reassigned to the person leaving", field="reassignReportsTo"
+            )
         await _require_active_employee(session, reassign_reports_to, field="reassignReportsTo")
         if reassign_reports_to in set(await reporting_line_ids(session, employee_id)):
             raise BadUserInput(
@@ -564,33 +635,48 @@ async def offboard_employee(
                 field="reassignReportsTo",
             )
     moved = (
-        await session.execute(
-            sa.update(t_emp)
-            .where(t_emp.c.manager_id == employee_id)
-            .values(manager_id=target, updated_at=_now())
-            .returning(t_emp.c.id)
+        (
+            await session.execute(
+                sa.update(t_emp)
+                .where(t_emp.c.manager_id == employee_id)
+                .values(manager_id=target, updated_at=_now())
+                .returning(t_emp.c.id)
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     row = (
         await session.execute(
-            sa.update(t_emp).where(t_emp.c.id == employee_id)
+            sa.update(t_emp)
+            .where(t_emp.c.id == employee_id)
             .values(status="offboarded", offboarded_at=_now(), updated_at=_now())
             .returning(t_emp)
         )
     ).one()
     for report_id in moved:
         await audit.record(
-            session, principal, action="employee.change_manager", target_type="Employee",
+            session,
+            principal,
+            action="employee.change_manager",
+            target_type="Employee",
             target_id=report_id,
-            changes={"manager_id": {"from": str(employee_id), "to": str(target) if target else None},
-                     "reason": "manager offboarded"},
+            changes={
+                "manager_id": {"from": str(employee_id), "to": str(target) if target else None},
+                "reason": "manager offboarded",
+            },
         )
     await audit.record(
-        session, principal, action="employee.offboard", target_type="Employee",
+        session,
+        principal,
+        action="employee.offboard",
+        target_type="Employee",
         target_id=employee_id,
-        changes={"status": {"from": "active", "to": "offboarded"},
-                 "reassigned_reports": [str(r) for r in moved],
-                 "reports_moved_to": str(target) if target else None},
+        changes={
+            "status": {"from": "active", "to": "offboarded"},
+            "reassigned_reports": [str(r) for r in moved],
+            "reports_moved_to": str(target) if target else None,
+        },
     )
     return row
 
@@ -599,41 +685,62 @@ async def offboard_employee(
 
 
 async def _write_named(
-    session: AsyncSession, principal: Principal, table: sa.Table, kind: str,
-    row_id: uuid.UUID | None, values: dict[str, Any],
+    session: AsyncSession,
+    principal: Principal,
+    table: sa.Table,
+    kind: str,
+    row_id: uuid.UUID | None,
+    values: dict[str, Any],
 ) -> Any:
     principal.require_hr(f"managing {kind}s")
     if "name" in values:
         values["name"] = require_text(values["name"], field="input.name")
         clash = await session.scalar(
-            sa.select(table.c.id).where(table.c.name == values["name"],
-                                        *( [table.c.id != row_id] if row_id else []))
+            sa.select(table.c.id).where(
+                table.c.name == values["name"], *([table.c.id != row_id] if row_id else [])
+            )
         )
         if clash is not None:
             raise Conflict(f"a {kind} with this name already exists", field="input.name")
     try:
         async with session.begin_nested():
             if row_id is None:
-                row = (await session.execute(
-                    sa.insert(table).values(tenant_id=principal.tenant_id, **values)
-                    .returning(table))).one()
+                row = (
+                    await session.execute(
+                        sa.insert(table)
+                        .values(tenant_id=principal.tenant_id, **values)
+                        .returning(table)
+                    )
+                ).one()
                 before: dict[str, Any] = {}
             else:
-                current = (await session.execute(
-                    sa.select(table).where(table.c.id == row_id).with_for_update())).first()
+                current = (
+                    await session.execute(
+                        sa.select(table).where(table.c.id == row_id).with_for_update()
+                    )
+                ).first()
                 if current is None:
                     raise NotFound(f"no {kind} with this id")
                 before = {k: getattr(current, k) for k in values}
-                row = (await session.execute(
-                    sa.update(table).where(table.c.id == row_id)
-                    .values(**values, updated_at=_now()).returning(table))).one()
+                row = (
+                    await session.execute(
+                        sa.update(table)
+                        .where(table.c.id == row_id)
+                        .values(**values, updated_at=_now())
+                        .returning(table)
+                    )
+                ).one()
     except IntegrityError as exc:
         if _is_unique_violation(exc):
             raise Conflict(f"a {kind} with this name already exists", field="input.name") from exc
         raise
     await audit.record(
-        session, principal, action=f"{kind}.{'create' if row_id is None else 'update'}",
-        target_type=kind.capitalize(), target_id=row.id, changes=audit.diff(before, values),
+        session,
+        principal,
+        action=f"{kind}.{'create' if row_id is None else 'update'}",
+        target_type=kind.capitalize(),
+        target_id=row.id,
+        changes=audit.diff(before, values),
     )
     return row
 
@@ -641,8 +748,14 @@ async def _write_named(
 async def create_department(
     session: AsyncSession, principal: Principal, *, name: str, code: str | None = None
 ) -> Any:
-    return await _write_named(session, principal, t_dep, "department", None, {
-        "name": name, "code": optional_text(code, field="input.code", max_len=32)})
+    return await _write_named(
+        session,
+        principal,
+        t_dep,
+        "department",
+        None,
+        {"name": name, "code": optional_text(code, field="input.code", max_len=32)},
+    )
 
 
 async def update_department(
@@ -657,14 +770,25 @@ async def update_department(
 
 
 async def create_location(
-    session: AsyncSession, principal: Principal, *, name: str, timezone: str | None = None,
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    name: str,
+    timezone: str | None = None,
     country: str | None = None,
 ) -> Any:
-    return await _write_named(session, principal, t_loc, "location", None, {
-        "name": name,
-        "timezone": check_timezone(timezone, field="input.timezone"),
-        "country": check_country(country, field="input.country"),
-    })
+    return await _write_named(
+        session,
+        principal,
+        t_loc,
+        "location",
+        None,
+        {
+            "name": name,
+            "timezone": check_timezone(timezone, field="input.timezone"),
+            "country": check_country(country, field="input.country"),
+        },
+    )
 
 
 async def update_location(

@@ -21,8 +21,17 @@ TOP_KEYS = {"slug", "name", "timezone", "departments", "locations", "employees"}
 DEPARTMENT_KEYS = {"name", "code"}
 LOCATION_KEYS = {"name", "timezone", "country"}
 EMPLOYEE_KEYS = {
-    "email", "name", "title", "job_level", "manager", "department", "location", "roles",
-    "hire_date", "timezone", "status",
+    "email",
+    "name",
+    "title",
+    "job_level",
+    "manager",
+    "department",
+    "location",
+    "roles",
+    "hire_date",
+    "timezone",
+    "status",
 }
 
 
@@ -93,8 +102,15 @@ class _Checker:
         for key in sorted(set(data) - allowed):
             self.error(entry, f"unknown key {key!r} (allowed: {', '.join(sorted(allowed))})")
 
-    def string(self, entry: str, data: dict[str, Any], key: str, *, required: bool = False,
-               max_len: int = 200) -> str | None:
+    def string(
+        self,
+        entry: str,
+        data: dict[str, Any],
+        key: str,
+        *,
+        required: bool = False,
+        max_len: int = 200,
+    ) -> str | None:
         value = data.get(key)
         if value is None:
             if required:
@@ -108,7 +124,9 @@ class _Checker:
             return None
         return value.strip()
 
-    def tz(self, entry: str, data: dict[str, Any], key: str, *, required: bool = False) -> str | None:
+    def tz(
+        self, entry: str, data: dict[str, Any], key: str, *, required: bool = False
+    ) -> str | None:
         value = self.string(entry, data, key, required=required, max_len=64)
         if value is not None and not is_valid_timezone(value):
             self.error(entry, f"{key!r}: {value!r} is not an IANA time zone")
@@ -146,7 +164,9 @@ def validate_manifest(data: dict[str, Any], path: str = "<manifest>") -> Manifes
 
     departments: list[DepartmentSpec] = []
     for i, d in enumerate(c.tables(data, "departments")):
-        entry = f"departments[{i}]" + (f" ({d.get('name')})" if isinstance(d.get("name"), str) else "")
+        entry = f"departments[{i}]" + (
+            f" ({d.get('name')})" if isinstance(d.get("name"), str) else ""
+        )
         c.keys(entry, d, DEPARTMENT_KEYS)
         dname = c.string(entry, d, "name", required=True)
         code = c.string(entry, d, "code", max_len=32)
@@ -158,7 +178,9 @@ def validate_manifest(data: dict[str, Any], path: str = "<manifest>") -> Manifes
 
     locations: list[LocationSpec] = []
     for i, loc in enumerate(c.tables(data, "locations")):
-        entry = f"locations[{i}]" + (f" ({loc.get('name')})" if isinstance(loc.get("name"), str) else "")
+        entry = f"locations[{i}]" + (
+            f" ({loc.get('name')})" if isinstance(loc.get("name"), str) else ""
+        )
         c.keys(entry, loc, LOCATION_KEYS)
         lname = c.string(entry, loc, "name", required=True)
         ltz = c.tz(entry, loc, "timezone")
@@ -176,7 +198,9 @@ def validate_manifest(data: dict[str, Any], path: str = "<manifest>") -> Manifes
     employees: list[EmployeeSpec] = []
     emails: set[str] = set()
     for i, e in enumerate(c.tables(data, "employees")):
-        entry = f"employees[{i}]" + (f" ({e.get('email')})" if isinstance(e.get("email"), str) else "")
+        entry = f"employees[{i}]" + (
+            f" ({e.get('email')})" if isinstance(e.get("email"), str) else ""
+        )
         c.keys(entry, e, EMPLOYEE_KEYS)
         email = c.string(entry, e, "email", required=True, max_len=254)
         if email is not None:
@@ -241,12 +265,14 @@ def validate_manifest(data: dict[str, Any], path: str = "<manifest>") -> Manifes
             seen.append(cur.email)
             cur = by_email[cur.manager]
         if cur is not None and cur.email in seen:
-            cycle = seen[seen.index(cur.email):] + [cur.email]
+            cycle = [*seen[seen.index(cur.email) :], cur.email]
             key = min(cycle)
             if key not in reported:
                 reported.add(key)
-                c.error(f"employees[{i}] ({e.email})",
-                        "cycle in the manager chain: " + " -> ".join(cycle))
+                c.error(
+                    f"employees[{i}] ({e.email})",
+                    "cycle in the manager chain: " + " -> ".join(cycle),
+                )
 
     if c.problems:
         raise ManifestError(c.problems)

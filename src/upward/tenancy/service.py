@@ -39,9 +39,13 @@ class ApplyResult:
         return any(self.created.values()) or any(self.updated.values())
 
     def summary(self) -> str:
-        parts = [f"{k}: +{self.created.get(k, 0)} ~{self.updated.get(k, 0)}"
-                 for k in ("tenant", "departments", "locations", "employees")]
-        return f"{self.slug} ({self.tenant_id}): " + (", ".join(parts) if self.changed else "unchanged")
+        parts = [
+            f"{k}: +{self.created.get(k, 0)} ~{self.updated.get(k, 0)}"
+            for k in ("tenant", "departments", "locations", "employees")
+        ]
+        return f"{self.slug} ({self.tenant_id}): " + (
+            ", ".join(parts) if self.changed else "unchanged"
+        )
 
 
 async def active_tenants(session: AsyncSession) -> list[Any]:
@@ -57,15 +61,21 @@ async def get_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> Any:
 async def set_tenant_status(engine: AsyncEngine, slug: str, status: str) -> bool:
     async with engine.begin() as conn:
         result = await conn.execute(
-            sa.update(t_tenant).where(t_tenant.c.slug == slug)
+            sa.update(t_tenant)
+            .where(t_tenant.c.slug == slug)
             .values(status=status, updated_at=datetime.now(UTC))
         )
         return (result.rowcount or 0) > 0
 
 
 async def _upsert_named(
-    session: AsyncSession, table: sa.Table, tenant_id: uuid.UUID, specs: list[Any],
-    fields: tuple[str, ...], result: ApplyResult, label: str,
+    session: AsyncSession,
+    table: sa.Table,
+    tenant_id: uuid.UUID,
+    specs: list[Any],
+    fields: tuple[str, ...],
+    result: ApplyResult,
+    label: str,
 ) -> dict[str, uuid.UUID]:
     # The owner may bypass RLS (a superuser always does): filter by tenant explicitly.
     stmt = sa.select(table).where(table.c.tenant_id == tenant_id)
@@ -76,15 +86,19 @@ async def _upsert_named(
         row = existing.get(spec.name)
         if row is None:
             new_id = await session.scalar(
-                sa.insert(table).values(tenant_id=tenant_id, name=spec.name, **values)
-                .returning(table.c.id))
+                sa.insert(table)
+                .values(tenant_id=tenant_id, name=spec.name, **values)
+                .returning(table.c.id)
+            )
             result.created[label] = result.created.get(label, 0) + 1
             ids[spec.name] = new_id
         else:
             if any(getattr(row, f) != v for f, v in values.items()):
                 await session.execute(
-                    sa.update(table).where(table.c.tenant_id == tenant_id, table.c.id == row.id)
-                    .values(**values, updated_at=datetime.now(UTC)))
+                    sa.update(table)
+                    .where(table.c.tenant_id == tenant_id, table.c.id == row.id)
+                    .values(**values, updated_at=datetime.now(UTC))
+                )
                 result.updated[label] = result.updated.get(label, 0) + 1
             ids[spec.name] = row.id
     # names not in the manifest still resolve (employees may only reference declared ones)
@@ -100,29 +114,43 @@ async def apply_manifest(engine: AsyncEngine, manifest: Manifest) -> ApplyResult
         result = ApplyResult(slug=manifest.slug, tenant_id=uuid.uuid4())
         if tenant is None:
             tenant_id = await session.scalar(
-                sa.insert(t_tenant).values(slug=manifest.slug, name=manifest.name,
-                                           timezone=manifest.timezone).returning(t_tenant.c.id))
+                sa.insert(t_tenant)
+                .values(slug=manifest.slug, name=manifest.name, timezone=manifest.timezone)
+                .returning(t_tenant.c.id)
+            )
             result.created["tenant"] = 1
         else:
             tenant_id = tenant.id
             if (tenant.name, tenant.timezone) != (manifest.name, manifest.timezone):
                 await session.execute(
-                    sa.update(t_tenant).where(t_tenant.c.id == tenant_id)
-                    .values(name=manifest.name, timezone=manifest.timezone,
-                            updated_at=datetime.now(UTC)))
+                    sa.update(t_tenant)
+                    .where(t_tenant.c.id == tenant_id)
+                    .values(
+                        name=manifest.name, timezone=manifest.timezone, updated_at=datetime.now(UTC)
+                    )
+                )
                 result.updated["tenant"] = 1
         result.tenant_id = tenant_id
         await set_tenant(session, tenant_id)
 
-        dep_ids = await _upsert_named(session, t_dep, tenant_id, manifest.departments, ("code",),
-                                      result, "departments")
-        loc_ids = await _upsert_named(session, t_loc, tenant_id, manifest.locations,
-                                      ("timezone", "country"), result, "locations")
+        dep_ids = await _upsert_named(
+            session, t_dep, tenant_id, manifest.departments, ("code",), result, "departments"
+        )
+        loc_ids = await _upsert_named(
+            session,
+            t_loc,
+            tenant_id,
+            manifest.locations,
+            ("timezone", "country"),
+            result,
+            "locations",
+        )
 
         existing = {
             r.email: r
-            for r in (await session.execute(
-                sa.select(t_emp).where(t_emp.c.tenant_id == tenant_id))).all()
+            for r in (
+                await session.execute(sa.select(t_emp).where(t_emp.c.tenant_id == tenant_id))
+            ).all()
         }
         now = datetime.now(UTC)
         emp_ids: dict[str, uuid.UUID] = {}
@@ -144,8 +172,10 @@ async def apply_manifest(engine: AsyncEngine, manifest: Manifest) -> ApplyResult
                 if spec.status == "offboarded":
                     values["offboarded_at"] = now
                 emp_ids[spec.email] = await session.scalar(
-                    sa.insert(t_emp).values(tenant_id=tenant_id, email=spec.email, **values)
-                    .returning(t_emp.c.id))
+                    sa.insert(t_emp)
+                    .values(tenant_id=tenant_id, email=spec.email, **values)
+                    .returning(t_emp.c.id)
+                )
                 result.created["employees"] = result.created.get("employees", 0) + 1
             else:
                 emp_ids[spec.email] = row.id
@@ -156,8 +186,10 @@ async def apply_manifest(engine: AsyncEngine, manifest: Manifest) -> ApplyResult
                     elif changed.get("status") == "active":
                         changed["offboarded_at"] = None
                     await session.execute(
-                        sa.update(t_emp).where(t_emp.c.tenant_id == tenant_id, t_emp.c.id == row.id)
-                        .values(**changed, updated_at=now))
+                        sa.update(t_emp)
+                        .where(t_emp.c.tenant_id == tenant_id, t_emp.c.id == row.id)
+                        .values(**changed, updated_at=now)
+                    )
                     result.updated["employees"] = result.updated.get("employees", 0) + 1
         # pass 2: managers (all employees of the file now exist)
         for spec in manifest.employees:
@@ -168,9 +200,10 @@ async def apply_manifest(engine: AsyncEngine, manifest: Manifest) -> ApplyResult
             if row is None and manager_id is None:
                 continue
             await session.execute(
-                sa.update(t_emp).where(t_emp.c.tenant_id == tenant_id,
-                                       t_emp.c.id == emp_ids[spec.email])
-                .values(manager_id=manager_id))
+                sa.update(t_emp)
+                .where(t_emp.c.tenant_id == tenant_id, t_emp.c.id == emp_ids[spec.email])
+                .values(manager_id=manager_id)
+            )
             if row is not None:
                 result.updated["employees"] = result.updated.get("employees", 0) + 1
 
@@ -181,7 +214,10 @@ async def apply_manifest(engine: AsyncEngine, manifest: Manifest) -> ApplyResult
                 action="tenant.apply_manifest",
                 target_type="Tenant",
                 target_id=tenant_id,
-                changes={"file": manifest.path, "created": result.created,
-                         "updated": result.updated},
+                changes={
+                    "file": manifest.path,
+                    "created": result.created,
+                    "updated": result.updated,
+                },
             )
     return result

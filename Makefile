@@ -1,0 +1,43 @@
+# Upward: the two commands are `make dev` and `make test`.
+SHELL := /bin/bash
+VENV  := .venv
+BIN   := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+# the first Python >= 3.11 on PATH
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+	2>/dev/null && { echo $$p; break; }; done)
+
+.PHONY: dev test install lint fmt schema bench clean
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test,dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)  ## the virtualenv with test and dev extras
+
+dev: $(STAMP)  ## API + worker + scheduler with demo tenants (embedded services unless URLs set)
+	$(BIN)/upward dev
+
+test: $(STAMP)  ## the whole suite
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+schema: $(STAMP)  ## re-export schema.graphql from the code
+	$(BIN)/upward export-schema -o schema.graphql
+
+bench: $(STAMP)  ## data generator + benchmark table (needs DATABASE_URL/REDIS_URL or embedded)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) .data .pytest_cache .ruff_cache

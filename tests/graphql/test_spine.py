@@ -1,0 +1,170 @@
+"""The GraphQL spine over HTTP: limits, coded errors, masking, GET, health and metrics."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from tests.conftest import GQL, error_codes, only_error, token
+
+
+@pytest.fixture
+def tok() -> str:
+    return token("acme", "sam.rivera@acme.example")
+
+
+async def test_first_over_100_and_bad_page_args(gql: GQL, tok: str) -> None:
+    for args, field in (
+        ("first: 101", "first"),
+        ("first: 0", "first"),
+        ("last: 500", "last"),
+        ("first: 5, last: 5", "first"),
+        ('after: "garbage"', "after"),
+        ('before: "!!"', "before"),
+    ):
+        body = await gql(f"{{ employees({args}) {{ totalCount }} }}", token=tok)
+        assert only_error(body)["extensions"] == {"code": "BAD_USER_INPUT", "field": field}, args
+
+
+@pytest.mark.parametrize(
+    "bad_id", ["", "not base64!", "Zm9v", "RW1wbG95ZWU6bm90LWEtdXVpZA==", "x" * 500]
+)
+async def test_malformed_ids(gql: GQL, tok: str, bad_id: str) -> None:
+    for q in (
+        "query($id: ID!) { employee(id: $id) { name } }",
+        "query($id: ID!) { node(id: $id) { id } }",
+    ):
+        body = await gql(q, {"id": bad_id}, token=tok)
+        assert only_error(body)["extensions"] == {"code": "BAD_USER_INPUT", "field": "id"}
+
+
+async def test_wrong_type_of_id(gql: GQL, tok: str) -> None:
+    import uuid
+
+    from upward.graphql.relay import to_global_id
+
+    body = await gql(
+        "query($id: ID!) { employee(id: $id) { name } }",
+        {"id": to_global_id("Department", uuid.uuid4())},
+        token=tok,
+    )
+    err = only_error(body)
+    assert err["extensions"] == {"code": "BAD_USER_INPUT", "field": "id"}
+    assert "Employee" in err["message"]
+
+
+async def test_too_deep(gql: GQL, tok: str) -> None:
+    deep = "{ me { " + "manager { " * 14 + "name" + " }" * 14 + " } }"
+    body = await gql(deep, token=tok)
+    assert error_codes(body) == ["QUERY_TOO_COMPLEX"]
+    assert "depth" in body["errors"][0]["message"]
+
+
+async def test_too_many_aliases(gql: GQL, tok: str) -> None:
+    wide = "{ " + " ".join(f"a{i}: me {{ name }}" for i in range(40)) + " }"
+    assert error_codes(await gql(wide, token=tok)) == ["QUERY_TOO_COMPLEX"]
+    # aliases hidden in a fragment count too
+    frag = (
+        "query { me { ...F } } fragment F on Employee { "
+        + " ".join(f"a{i}: name" for i in range(40))
+        + " }"
+    )
+    assert error_codes(await gql(frag, token=tok)) == ["QUERY_TOO_COMPLEX"]
+
+
+async def test_too_many_tokens(gql: GQL, tok: str) -> None:
+    huge = "{ me { " + " ".join(["name"] * 4000) + " } }"
+    assert error_codes(await gql(huge, token=tok)) == ["QUERY_TOO_COMPLEX"]
+
+
+async def test_parse_and_validation_errors(gql: GQL, tok: str) -> None:
+    assert error_codes(await gql("{ me { name ", token=tok)) == ["GRAPHQL_PARSE_FAILED"]
+    assert error_codes(await gql("{ me { salary } }", token=tok)) == ["GRAPHQL_VALIDATION_FAILED"]
+    body = await gql(
+        "query($n: Int!) { employees(first: $n) { totalCount } }", {"n": "many"}, token=tok
+    )
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+
+
+async def test_oversize_body_is_413(gql: GQL, tok: str) -> None:
+    big = "{ me { name } }" + " " * 1_100_000
+    r = await gql.raw(big, token=tok)
+    assert r.status_code == 413
+    assert r.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+
+    async def chunks() -> Any:
+        for _ in range(20):
+            yield b" " * 100_000
+
+    r = await gql.client.post(
+        "/graphql", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 413
+
+
+async def test_non_json_body_is_400(gql: GQL, tok: str) -> None:
+    for content, ctype in ((b"{not json", "application/json"), (b"query=x", "text/plain")):
+        r = await gql.client.post(
+            "/graphql",
+            content=content,
+            headers={"content-type": ctype, "authorization": f"Bearer {tok}"},
+        )
+        assert r.status_code == 400, r.text
+        assert r.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+async def test_get_queries_but_not_mutations(gql: GQL, tok: str) -> None:
+    h = {"authorization": f"Bearer {tok}"}
+    r = await gql.client.get("/graphql", params={"query": "{ me { name } }"}, headers=h)
+    assert r.status_code == 200 and r.json()["data"]["me"]["name"] == "Sam Rivera"
+    r = await gql.client.get(
+        "/graphql",
+        params={"query": 'mutation { createDepartment(input: {name: "x"}) { department { id } } }'},
+        headers=h,
+    )
+    assert r.status_code in (400, 405)
+
+
+async def test_internal_errors_are_masked_with_request_id(
+    gql: GQL, tok: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from upward.people import service
+
+    async def boom(*a: Any, **k: Any) -> Any:
+        raise RuntimeError("secret database detail")
+
+    monkeypatch.setattr(service, "list_departments", boom)
+    with caplog.at_level(logging.ERROR, logger="upward.graphql"):
+        r = await gql.client.post(
+            "/graphql",
+            json={"query": "{ departments { name } }"},
+            headers={"authorization": f"Bearer {tok}", "x-request-id": "req-123"},
+        )
+    err = only_error(r.json())
+    assert err["extensions"] == {"code": "INTERNAL", "requestId": "req-123"}
+    assert "secret" not in r.text and "req-123" in err["message"]
+    assert r.headers["x-request-id"] == "req-123"
+    assert any(
+        "secret database detail" in (rec.exc_text or str(rec.exc_info)) for rec in caplog.records
+    )
+
+
+async def test_health_ready_metrics(gql: GQL, tok: str) -> None:
+    c = gql.client
+    assert (await c.get("/healthz")).json() == {"status": "ok"}
+    ready = await c.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok", "redis": "ok"}
+    await gql.ok("query MetricsProbe { me { name } }", token=tok)
+    await gql("{ employees(first: 1000) { totalCount } }", token=tok)
+    text = (await c.get("/metrics")).text
+    assert 'upward_graphql_request_duration_seconds_count{operation="MetricsProbe"}' in text
+    assert 'upward_graphql_errors_total{code="BAD_USER_INPUT"}' in text
+    assert "upward_http_requests_total" in text and "upward_db_pool_connections" in text
+
+
+async def test_graphiql_served_in_dev(gql: GQL) -> None:
+    r = await gql.client.get("/graphql", headers={"accept": "text/html"})
+    assert r.status_code == 200 and "graphiql" in r.text.lower()

@@ -1,0 +1,50 @@
+"""Statement counts of list fields do not grow with the page size (no N+1)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import GQL, StatementCounter, token
+
+PAGE = """query($n: Int!) { employees(first: $n) { totalCount edges { node {
+  name manager { name } department { name } location { name } } } } }"""
+
+
+async def _count(gql: GQL, counter: StatementCounter, query: str, variables: dict, tok: str) -> int:
+    counter.statements.clear()
+    await gql.ok(query, variables, token=tok)
+    return counter.count
+
+
+@pytest.mark.parametrize(
+    "who", ["sam.rivera@acme.example", "dana.lee@acme.example", "hr@acme.example"]
+)
+async def test_employees_page_statements_are_constant(
+    gql: GQL, count_statements: StatementCounter, who: str
+) -> None:
+    tok = token("acme", who)
+    small = await _count(gql, count_statements, PAGE, {"n": 2}, tok)
+    large = await _count(gql, count_statements, PAGE, {"n": 100}, tok)
+    assert small == large
+    # set tenant, employee, (line for managers), page, count
+    assert large <= 5, count_statements.statements
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        # long-tail fields go through DataLoaders: one batch per level, whatever the page size
+        """query($n: Int!) { employees(first: $n) { edges { node { name isManager
+         manager { name manager { name department { name } } } } } } }""",
+        """query($n: Int!) { employee: me { reportingLine(first: $n) { totalCount edges { node {
+         name manager { name } location { name } department { name } } } } } }""",
+        """query($n: Int!) { auditEvents(first: $n) { edges { node { action actor { name } } } } }""",
+    ],
+)
+async def test_nested_lists_are_batched(
+    gql: GQL, count_statements: StatementCounter, query: str
+) -> None:
+    tok = token("acme", "admin@acme.example")
+    small = await _count(gql, count_statements, query, {"n": 1}, tok)
+    large = await _count(gql, count_statements, query, {"n": 40}, tok)
+    assert small == large, count_statements.statements
