@@ -368,8 +368,19 @@ def http_request(port: int, body: dict[str, Any], headers: dict[str, str]) -> by
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + data
 
 
+def py_spy_exe() -> str:
+    import shutil
+
+    local = Path(PYTHON).with_name("py-spy")
+    return str(local) if local.exists() else (shutil.which("py-spy") or "py-spy")
+
+
 def run_http_load(
-    res: Result, spec: LoadSpec, server_pid: int | None, children: list[Any]
+    res: Result,
+    spec: LoadSpec,
+    server_pid: int | None,
+    children: list[Any],
+    py_spy_out: Path | None = None,
 ) -> Result:
     ctx = mp.get_context("spawn")
     started, finished = ctx.Event(), ctx.Event()
@@ -379,12 +390,26 @@ def run_http_load(
     children.append(proc)
     probe = CpuProbe(server_pid)
     limit = spec.warmup + (spec.duration if spec.max_requests is None else 300) + 60
+    spy: subprocess.Popen[bytes] | None = None
     try:
         if not started.wait(timeout=spec.warmup + 60):
             raise BenchError("the load generator did not start")
         probe.start()
+        if py_spy_out is not None and server_pid is not None:
+            spy = subprocess.Popen(
+                [py_spy_exe(), "record", "--pid", str(server_pid), "--rate", "250",
+                 "--format", "raw", "--output", str(py_spy_out), "--nonblocking"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
+            children.append(spy)
         finished.wait(timeout=limit)
         res.server_cpu, res.pg_cpu = probe.stop()
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)  # py-spy writes its output on Ctrl-C
+            try:
+                spy.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                spy.kill()
+                spy.wait()
         if not parent.poll(timeout=30):
             raise BenchError("the load generator did not report")
         out = parent.recv()
@@ -394,6 +419,11 @@ def run_http_load(
             proc.terminate()
             proc.join(timeout=5)
         children.remove(proc)
+        if spy is not None:
+            if spy.poll() is None:
+                spy.kill()
+                spy.wait()
+            children.remove(spy)
     if "crash" in out:
         raise BenchError(f"load generator failed: {out['crash']}")
     _fill(res, out["latencies"], out["seconds"])
@@ -551,10 +581,11 @@ class Server:
     proc: subprocess.Popen[bytes]
     log_path: Path
     log_file: Any = field(repr=False, default=None)
+    stop_signal: int = signal.SIGTERM
 
     def stop(self) -> None:
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.proc.send_signal(self.stop_signal)
             try:
                 self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
@@ -810,6 +841,10 @@ def main(argv: list[str] | None = None) -> int:
         help="run Upward under cProfile (slower!), write bench/results/upward.prof "
         "and print its hot spots; no comparison",
     )
+    p.add_argument("--py-spy", action="store_true",
+                   help="sample the Upward server with py-spy (pip install py-spy) during each "
+                        "measured window; writes bench/results/py-spy-upward-<query>.txt "
+                        "(collapsed stacks) and prints the hot spots")
     p.add_argument("--no-save", action="store_true", help="do not write bench/results/*.json")
     args = p.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
@@ -843,7 +878,11 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # finish cleaning up even on a second ^C
         for proc in children:
-            if proc.is_alive():
+            if isinstance(proc, subprocess.Popen):
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+            elif proc.is_alive():
                 proc.terminate()
                 proc.join(timeout=5)
         for server in reversed(servers):
@@ -941,6 +980,8 @@ def _run(
                 str(port),
             ]
         up_server = start_server("upward", cmd, env, port, servers)
+        if args.profile:  # uvicorn re-raises SIGTERM after shutdown; SIGINT lets cProfile dump
+            up_server.stop_signal = signal.SIGINT
     if "postgraphile" in targets:
         why = ensure_postgraphile()
         if why:
@@ -1076,7 +1117,11 @@ def _run(
                     duration=args.duration,
                     max_requests=args.requests,
                 )
-                res = run_http_load(Result(target, q), spec, server.proc.pid, children)
+                spy_out = (RESULTS_DIR / f"py-spy-upward-{q}.txt"
+                           if args.py_spy and target == "upward" else None)
+                res = run_http_load(Result(target, q), spec, server.proc.pid, children, spy_out)
+                if spy_out is not None:
+                    _print_collapsed(spy_out)
                 if server.proc.poll() is not None:
                     raise BenchError(f"{server.name} died:\n{server.log_tail()}")
             results.append(res)
@@ -1164,6 +1209,36 @@ def _run(
         print(f"saved {out.relative_to(ROOT)}", file=sys.stderr)
     bad = [r for r in results if r.errors]
     return 2 if bad else 0
+
+
+def _print_collapsed(path: Path, top: int = 25) -> None:
+    """Hot spots of a py-spy `--format raw` file: self and inclusive share of the samples."""
+    if not path.exists():
+        print(f"py-spy wrote nothing at {path} (is it installed? ptrace allowed?)",
+              file=sys.stderr)
+        return
+    own: dict[str, int] = {}
+    incl: dict[str, int] = {}
+    total = 0
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = [f.split(" (", 1)[0] + " (" + f.split(" (", 1)[1].rsplit(":", 1)[0] + ")"
+                  if " (" in f else f for f in stack.split(";")]
+        own[frames[-1]] = own.get(frames[-1], 0) + n
+        for f in set(frames):
+            incl[f] = incl.get(f, 0) + n
+    if not total:
+        return
+    short = str(ROOT) + "/"
+    print(f"\npy-spy {path.relative_to(ROOT)}: {total} samples", file=sys.stderr)
+    for title, table in (("self", own), ("inclusive", incl)):
+        print(f"  top {title}:", file=sys.stderr)
+        for name, n in sorted(table.items(), key=lambda kv: -kv[1])[:top]:
+            print(f"    {n / total * 100:5.1f}%  {name.replace(short, '')}", file=sys.stderr)
 
 
 def _print_profile(path: Path, top: int = 30) -> None:

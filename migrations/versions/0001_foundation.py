@@ -20,7 +20,6 @@ TENANT_TABLES = ("departments", "locations", "employees", "audit_events")
 
 
 def upgrade() -> None:
-    op.execute("CREATE EXTENSION IF NOT EXISTS pgcrypto")  # gen_random_uuid on PG < 13
     op.execute(CREATE_APP_ROLE)
     # The app role must never bypass RLS, whoever created it first.
     op.execute(

@@ -104,3 +104,13 @@ async def test_two_schedulers_enqueue_each_slot_once(broker: Any, acme: TenantIn
     assert await tick(redis_client(), [job], now=now + 60) == max(results)
     # suspended tenants get nothing: only active ones are listed
     assert all(len(a) == 1 for _, a in sent)
+
+
+def test_every_actor_uses_the_configured_broker() -> None:
+    import workers  # noqa: F401  (declares every actor)
+    from workers.broker import broker
+
+    actors = broker.get_declared_actors()
+    assert "audit.prune_expired" in actors
+    for name in actors:
+        assert broker.get_actor(name).broker is broker, name
