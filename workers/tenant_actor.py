@@ -38,7 +38,7 @@ def tenant_actor(
 
     def deco(fn: ActorFn) -> Any:
         @functools.wraps(fn)
-        async def run(tenant_id: str, **kwargs: Any) -> Any:
+        async def run(tenant_id: str, **kwargs: Any) -> None:
             message = CurrentMessage.get_current_message()
             request_id_var.set(message.message_id if message else f"local-{uuid.uuid4().hex}")
             tid = uuid.UUID(tenant_id)
@@ -49,10 +49,11 @@ def tenant_actor(
                         "dropping job for unknown or suspended tenant",
                         extra={"actor": name, "tenant_id": tenant_id},
                     )
-                    return None
+                    return
                 tenant_var.set(tenant.slug)
                 principal = Principal.system(tid, tenant.slug, tenant.timezone)
-                return await fn(session, principal, **kwargs)
+                await fn(session, principal, **kwargs)
+            return None  # results are effects in the database, not return values
 
         return dramatiq.actor(run, actor_name=name, queue_name=queue_name, **options)
 

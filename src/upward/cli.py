@@ -169,7 +169,11 @@ def cmd_dev(args: argparse.Namespace) -> int:
         return 2
     settings = get_settings()
     host, port = args.host or settings.host, args.port or settings.port
-    env = {**os.environ, "UPWARD_ENV": os.environ.get("UPWARD_ENV", "dev")}
+    env = {
+        **os.environ,
+        "UPWARD_ENV": os.environ.get("UPWARD_ENV", "dev"),
+        "UPWARD_LOG_FORMAT": os.environ.get("UPWARD_LOG_FORMAT", "text"),
+    }
     exe = [sys.executable, "-m", "upward"]
     specs = {
         "api": [*exe, "serve", "--host", host, "--port", str(port)],

@@ -8,6 +8,7 @@ from typing import Any
 
 import strawberry
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -21,6 +22,7 @@ from strawberry.types import Info
 
 from upward.audit.schema import AuditQuery
 from upward.errors import BadUserInput
+from upward.graphql.fastpath import FastExecutionContext
 from upward.graphql.lazy import default_resolver
 from upward.graphql.node import Node, resolve_nodes
 from upward.graphql.relay import from_global_id
@@ -80,11 +82,16 @@ class UpwardSchema(strawberry.Schema):
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or get_settings()
     # factories: strawberry builds the extensions per request (the caches are module-level)
+    # The limit rules are built once: the validation cache is keyed by the rule classes, and
+    # each QueryDepthLimiter/MaxAliasesLimiter instance would otherwise make fresh ones.
+    limit_rules = [
+        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+    ]
     extensions: list[Any] = [
         partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
         partial(ParserCache, maxsize=1000),
-        partial(QueryDepthLimiter, max_depth=settings.max_query_depth),
-        partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
+        partial(AddValidationRules, limit_rules),
         partial(ValidationCache, maxsize=1000),
         OperationName,
     ]
@@ -95,6 +102,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         mutation=Mutation,
         extensions=extensions,
         config=StrawberryConfig(default_resolver=default_resolver),
+        execution_context_class=FastExecutionContext,
     )
 
 

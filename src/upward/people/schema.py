@@ -167,11 +167,12 @@ class Employee(Node):
         order = service.EMPLOYEE_ORDERS[order_by.value]
         args = page_args(ctx, order, first=first, after=after, last=last, before=before)
         include = selected_under(info, ("edges", "node"), service.JOINABLE)
+        layout = service.row_layout(include)
         async with ctx.session() as s:
             page = await service.list_reporting_line(
                 s, viewer, manager_id=self._raw_id, order=order_by.value, page=args, include=include
             )
-        return build_connection(ctx, page, order, lambda r: employee_obj(ctx, viewer, r, include))
+        return build_connection(ctx, page, order, lambda r: employee_obj(ctx, viewer, r, layout))
 
     @strawberry.field(description="This person's managers, nearest first, up to the top.")
     async def manager_chain(self, info: Info) -> list[Employee]:
@@ -182,60 +183,83 @@ class Employee(Node):
         return [employee_obj(ctx, viewer, r) for r in rows]
 
 
-class _Prefixed:
-    """Attribute view of the `<prefix>__<column>` labels of a joined row."""
-
-    __slots__ = ("_p", "_row")
-
-    def __init__(self, row: Any, prefix: str) -> None:
-        self._row = row
-        self._p = prefix
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._row, f"{self._p}__{name}")
+_E = {name: i for i, name in enumerate(service.EMPLOYEE_FIELDS)}
+_D = {name: i for i, name in enumerate(service.DEPARTMENT_FIELDS)}
+_L = {name: i for i, name in enumerate(service.LOCATION_FIELDS)}
+_EMPTY: dict[str, int] = {}
 
 
-def employee_obj(ctx: Any, viewer: service.Viewer, row: Any, include: Any = ()) -> Employee:
-    private = viewer.sees_private(row.id)
+def department_at(row: Any, o: int) -> Department:
+    rid = row[o + _D["id"]]
+    return Department(
+        id=to_global_id("Department", rid),
+        name=row[o + _D["name"]],
+        code=row[o + _D["code"]],
+        _raw_id=rid,
+    )
+
+
+def location_at(row: Any, o: int) -> Location:
+    rid = row[o + _L["id"]]
+    return Location(
+        id=to_global_id("Location", rid),
+        name=row[o + _L["name"]],
+        timezone=row[o + _L["timezone"]],
+        country=row[o + _L["country"]],
+        _raw_id=rid,
+    )
+
+
+def employee_obj(
+    ctx: Any, viewer: service.Viewer, row: Any, layout: dict[str, int] = _EMPTY, o: int = 0
+) -> Employee:
+    """An Employee from a row whose employee columns start at `o`; related objects come from
+    the joined columns at `layout` offsets, or load lazily when selected."""
+    rid = row[o + 1]
+    private = viewer.sees_private(rid)
     manager: Any = None
-    if row.manager_id is not None:
-        if "manager" in include:
-            m = _Prefixed(row, "manager")
-            manager = employee_obj(ctx, viewer, m) if m.id is not None else None
+    mid = row[o + _E["manager_id"]]
+    if mid is not None:
+        mo = layout.get("manager")
+        if mo is not None:
+            manager = (
+                employee_obj(ctx, viewer, row, _EMPTY, mo) if row[mo + 1] is not None else None
+            )
         else:
-            mid = row.manager_id
             manager = Lazy(lambda: _load_employee(ctx, viewer, mid))
     department: Any = None
-    if row.department_id is not None:
-        if "department" in include:
-            department = department_obj(_Prefixed(row, "department"))
+    did = row[o + _E["department_id"]]
+    if did is not None:
+        do = layout.get("department")
+        if do is not None:
+            department = department_at(row, do) if row[do + 1] is not None else None
         else:
-            did = row.department_id
             department = Lazy(lambda: _load_department(ctx, did))
     location: Any = None
-    if row.location_id is not None:
-        if "location" in include:
-            location = location_obj(_Prefixed(row, "location"))
+    lid = row[o + _E["location_id"]]
+    if lid is not None:
+        lo = layout.get("location")
+        if lo is not None:
+            location = location_at(row, lo) if row[lo + 1] is not None else None
         else:
-            lid = row.location_id
             location = Lazy(lambda: _load_location(ctx, lid))
     return Employee(
-        id=to_global_id("Employee", row.id),
-        email=row.email,
-        name=row.name,
-        title=row.title,
-        job_level=row.job_level,
-        status=EmployeeStatus(row.status),
-        timezone=row.timezone,
+        id=to_global_id("Employee", rid),
+        email=row[o + _E["email"]],
+        name=row[o + _E["name"]],
+        title=row[o + _E["title"]],
+        job_level=row[o + _E["job_level"]],
+        status=EmployeeStatus(row[o + _E["status"]]),
+        timezone=row[o + _E["timezone"]],
         manager=manager,
         department=department,
         location=location,
-        hire_date=row.hire_date if private else None,
-        roles=[Role(r) for r in row.roles] if private else None,
-        offboarded_at=row.offboarded_at if private else None,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        _raw_id=row.id,
+        hire_date=row[o + _E["hire_date"]] if private else None,
+        roles=[Role(r) for r in row[o + _E["roles"]]] if private else None,
+        offboarded_at=row[o + _E["offboarded_at"]] if private else None,
+        created_at=row[o + _E["created_at"]],
+        updated_at=row[o + _E["updated_at"]],
+        _raw_id=rid,
     )
 
 
@@ -337,11 +361,12 @@ async def _employee_connection(
     args = page_args(ctx, order, first=first, after=after, last=last, before=before)
     viewer = await viewer_of(ctx)
     include = selected_under(info, ("edges", "node"), service.JOINABLE)
+    layout = service.row_layout(include)
     async with ctx.session() as s:
         page = await service.list_employees(
             s, viewer, filter=filt, order=order_by.value, page=args, include=include
         )
-    return build_connection(ctx, page, order, lambda r: employee_obj(ctx, viewer, r, include))
+    return build_connection(ctx, page, order, lambda r: employee_obj(ctx, viewer, r, layout))
 
 
 @strawberry.type(
