@@ -91,7 +91,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if fn is not None:
             try:
                 return fn(result)
-            except Exception:  # noqa: BLE001 - redo through the general path, which reports it
+            except Exception:  # noqa: S110 - redone by the general path, which reports it
                 pass
         return super().complete_object_value(
             return_type, field_details_list, info, path, result, position_context
@@ -113,7 +113,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             if fn is not None:
                 try:
                     return [fn(item) for item in result]
-                except Exception:  # noqa: BLE001
+                except Exception:  # noqa: S110 - redone by the general path
                     pass
         return super().complete_list_value(
             return_type, field_details_list, info, path, result, position_context

@@ -79,7 +79,7 @@ class UpwardSchema(strawberry.Schema):
         """Errors are logged once, by the view's formatter (internal ones with traceback)."""
 
 
-def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+def build_schema(settings: Settings | None = None, *, fast_path: bool = True) -> strawberry.Schema:
     settings = settings or get_settings()
     # factories: strawberry builds the extensions per request (the caches are module-level)
     # The limit rules are built once: the validation cache is keyed by the rule classes, and
@@ -102,7 +102,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         mutation=Mutation,
         extensions=extensions,
         config=StrawberryConfig(default_resolver=default_resolver),
-        execution_context_class=FastExecutionContext,
+        execution_context_class=FastExecutionContext if fast_path else None,
     )
 
 
