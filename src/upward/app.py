@@ -14,6 +14,7 @@ import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -22,10 +23,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from upward.db import app_engine, dispose_engines
 from upward.graphql.schema import build_schema
 from upward.graphql.view import UpwardGraphQL
-from upward.observability import HTTP_REQUESTS, REGISTRY, request_id_var, tenant_var
+from upward.observability import (
+    HTTP_REQUESTS,
+    REGISTRY,
+    operation_var,
+    request_id_var,
+    tenant_var,
+)
 from upward.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
+access_log = logging.getLogger("upward.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -51,8 +59,10 @@ class RequestMiddleware:
         headers = dict(scope.get("headers") or [])
         incoming = headers.get(b"x-request-id", b"").decode("latin-1")
         rid = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        started = time.perf_counter()
         rid_token = request_id_var.set(rid)
         tenant_token = tenant_var.set(None)
+        op_token = operation_var.set(None)
         status = {"code": 500, "started": False}
 
         async def send_wrapper(message: Message) -> None:
@@ -96,13 +106,24 @@ class RequestMiddleware:
                 if not status["started"]:
                     await too_large(scope, receive, send_wrapper)
         finally:
+            elapsed_ms = round((time.perf_counter() - started) * 1000, 2)
             path = scope.get("path", "")
+            access_log.info(
+                "request",
+                extra={
+                    "method": scope.get("method"),
+                    "path": path,
+                    "status": status["code"],
+                    "duration_ms": elapsed_ms,
+                },
+            )
             label = path if path in ("/graphql", "/healthz", "/readyz", "/metrics") else "other"
             HTTP_REQUESTS.labels(
                 method=scope.get("method", ""), path=label, status=str(status["code"])
             ).inc()
             request_id_var.reset(rid_token)
             tenant_var.reset(tenant_token)
+            operation_var.reset(op_token)
 
 
 async def healthz(request: Request) -> Response:
@@ -157,6 +178,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         lifespan=lifespan,
     )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["authorization", "content-type", "x-request-id"],
+            expose_headers=["x-request-id"],
+            max_age=600,
+        )
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)
     app.state.started_at = time.time()
     return app

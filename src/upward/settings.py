@@ -59,7 +59,9 @@ class Settings(BaseSettings):
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 3_000
-    max_page_size: int = 100
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Browser origins allowed to call the API (CORS)"
+    )
 
     # Observability
     log_level: str = "INFO"

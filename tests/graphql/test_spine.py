@@ -168,3 +168,41 @@ async def test_health_ready_metrics(gql: GQL, tok: str) -> None:
 async def test_graphiql_served_in_dev(gql: GQL) -> None:
     r = await gql.client.get("/graphql", headers={"accept": "text/html"})
     assert r.status_code == 200 and "graphiql" in r.text.lower()
+
+
+async def test_cors_preflight_when_configured() -> None:
+    import httpx
+
+    from upward.app import create_app
+    from upward.settings import Settings
+
+    app = create_app(Settings(cors_origins=["https://app.example"], env="test"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://upward.test") as c:
+        r = await c.options("/graphql", headers={
+            "origin": "https://app.example", "access-control-request-method": "POST",
+            "access-control-request-headers": "authorization,content-type"})
+        assert r.status_code == 200
+        assert r.headers["access-control-allow-origin"] == "https://app.example"
+        r = await c.options("/graphql", headers={
+            "origin": "https://evil.example", "access-control-request-method": "POST"})
+        assert "access-control-allow-origin" not in r.headers
+
+
+def test_json_logs_carry_request_tenant_and_operation() -> None:
+    import json
+    import logging
+
+    from upward.observability import JsonFormatter, operation_var, request_id_var, tenant_var
+
+    tokens = (request_id_var.set("rid-1"), tenant_var.set("acme"), operation_var.set("Op"))
+    try:
+        record = logging.makeLogRecord({"name": "upward.access", "msg": "request",
+                                        "levelname": "INFO", "status": 200})
+        line = json.loads(JsonFormatter().format(record))
+    finally:
+        operation_var.reset(tokens[2])
+        tenant_var.reset(tokens[1])
+        request_id_var.reset(tokens[0])
+    assert line["request_id"] == "rid-1" and line["tenant"] == "acme"
+    assert line["operation"] == "Op" and line["status"] == 200 and line["msg"] == "request"
