@@ -45,6 +45,8 @@ class Page:
     has_previous: bool
     # counts every row matching the filters (not the page); run it only if asked for
     count_stmt: Select[Any] | None = None
+    # the count, when it came with the page (`with_count`)
+    total: int | None = None
 
 
 def _keyset(order: Order, values: tuple[Any, ...], forward: bool) -> ColumnElement[bool]:
@@ -71,8 +73,11 @@ async def paginate(
     args: PageArgs,
     *,
     count_stmt: Select[Any] | None = None,
+    with_count: bool = False,
     default_size: int = 20,
 ) -> Page:
+    """One page in `order`. With `with_count`, the total comes in the same statement (a scalar
+    subquery appended as the last column of every row), saving a round trip."""
     backward = args.last is not None and args.first is None
     size = (args.last if backward else args.first) or default_size
     if args.after is not None:
@@ -80,7 +85,16 @@ async def paginate(
     if args.before is not None:
         stmt = stmt.where(_keyset(order, args.before, forward=False))
     stmt = stmt.order_by(*_order_by(order, reverse=backward)).limit(size + 1)
+    counted = with_count and count_stmt is not None
+    if counted:
+        stmt = stmt.add_columns(count_stmt.scalar_subquery().label("__total"))
     rows = list((await session.execute(stmt)).all())
+    total: int | None = None
+    if counted:
+        if rows:
+            total = int(rows[0][-1])
+        elif args.after is None and args.before is None:
+            total = 0
     more = len(rows) > size
     rows = rows[:size]
     if backward:
@@ -88,4 +102,6 @@ async def paginate(
         has_next, has_previous = args.before is not None, more
     else:
         has_next, has_previous = more, args.after is not None
-    return Page(rows=rows, has_next=has_next, has_previous=has_previous, count_stmt=count_stmt)
+    return Page(
+        rows=rows, has_next=has_next, has_previous=has_previous, count_stmt=count_stmt, total=total
+    )

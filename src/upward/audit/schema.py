@@ -20,6 +20,7 @@ from upward.graphql.relay import (
     expect_global_id,
     page_args,
     to_global_id,
+    wants_total,
 )
 from upward.people.loaders import viewer_of
 from upward.people.schema import Employee, _load_employee
@@ -121,5 +122,7 @@ class AuditQuery:
         )
         viewer = await viewer_of(ctx)
         async with ctx.session() as s:
-            page = await service.list_events(s, principal, filter=sf, page=args)
+            page = await service.list_events(
+                s, principal, filter=sf, page=args, with_count=wants_total(info)
+            )
         return build_connection(ctx, page, service.AUDIT_ORDER, lambda r: audit_obj(ctx, viewer, r))

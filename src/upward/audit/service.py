@@ -81,7 +81,12 @@ AUDIT_ORDER = Order(
 
 
 async def list_events(
-    session: AsyncSession, principal: Principal, *, filter: AuditFilter, page: PageArgs
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    filter: AuditFilter,
+    page: PageArgs,
+    with_count: bool = False,
 ) -> Page:
     principal.require_tenant_admin("reading audit events")
     conds: list[Any] = []
@@ -99,7 +104,7 @@ async def list_events(
         conds.append(t_audit.c.occurred_at < filter.until)
     stmt = sa.select(t_audit).where(*conds)
     count = sa.select(sa.func.count()).select_from(t_audit).where(*conds)
-    return await paginate(session, stmt, AUDIT_ORDER, page, count_stmt=count)
+    return await paginate(session, stmt, AUDIT_ORDER, page, count_stmt=count, with_count=with_count)
 
 
 async def get_events(session: AsyncSession, ids: list[uuid.UUID]) -> list[Any]:

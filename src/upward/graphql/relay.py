@@ -151,6 +151,13 @@ def page_args(
     )
 
 
+def wants_total(info: Any) -> bool:
+    """Whether the connection's `totalCount` is selected (then it is fetched with the page)."""
+    from upward.graphql.selection import selected_under
+
+    return bool(selected_under(info, (), ("totalCount",)))
+
+
 def build_connection(
     ctx: RequestContext,
     page: Page,
@@ -167,9 +174,11 @@ def build_connection(
         )
         for r in page.rows
     ]
-    count_stmt = page.count_stmt
+    count_stmt, total = page.count_stmt, page.total
 
     async def count() -> int:
+        if total is not None:
+            return total
         async with ctx.session() as s:
             return int((await s.execute(count_stmt)).scalar_one())
 

@@ -24,6 +24,7 @@ from upward.graphql.relay import (
     expect_global_id,
     page_args,
     to_global_id,
+    wants_total,
 )
 from upward.graphql.selection import selected_under
 from upward.people import service
@@ -170,7 +171,13 @@ class Employee(Node):
         layout = service.row_layout(include)
         async with ctx.session() as s:
             page = await service.list_reporting_line(
-                s, viewer, manager_id=self._raw_id, order=order_by.value, page=args, include=include
+                s,
+                viewer,
+                manager_id=self._raw_id,
+                order=order_by.value,
+                page=args,
+                include=include,
+                with_count=wants_total(info),
             )
         return build_connection(ctx, page, order, lambda r: employee_obj(ctx, viewer, r, layout))
 
@@ -364,7 +371,13 @@ async def _employee_connection(
     layout = service.row_layout(include)
     async with ctx.session() as s:
         page = await service.list_employees(
-            s, viewer, filter=filt, order=order_by.value, page=args, include=include
+            s,
+            viewer,
+            filter=filt,
+            order=order_by.value,
+            page=args,
+            include=include,
+            with_count=wants_total(info),
         )
     return build_connection(ctx, page, order, lambda r: employee_obj(ctx, viewer, r, layout))
 

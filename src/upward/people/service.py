@@ -257,11 +257,14 @@ async def list_employees(
     page: PageArgs,
     include: Iterable[str] = (),
     extra_conditions: Iterable[Any] = (),
+    with_count: bool = False,
 ) -> Page:
     conds = [*_filter_conditions(viewer, filter), *extra_conditions]
     stmt = _select_with(viewer, include).where(*conds)
     count = sa.select(sa.func.count()).select_from(t_emp).where(*conds)
-    return await paginate(session, stmt, EMPLOYEE_ORDERS[order], page, count_stmt=count)
+    return await paginate(
+        session, stmt, EMPLOYEE_ORDERS[order], page, count_stmt=count, with_count=with_count
+    )
 
 
 def _line_cte(root: uuid.UUID) -> sa.CTE:
@@ -293,6 +296,7 @@ async def list_reporting_line(
     order: str,
     page: PageArgs,
     include: Iterable[str] = (),
+    with_count: bool = False,
 ) -> Page:
     line = _line_cte(manager_id)
     in_line = t_emp.c.id.in_(sa.select(line.c.id))
@@ -304,6 +308,7 @@ async def list_reporting_line(
         page=page,
         include=include,
         extra_conditions=[in_line],
+        with_count=with_count,
     )
 
 
