@@ -392,20 +392,27 @@ class Viewer:
     tenant_timezone: str
 
 
+def _self_viewer(ctx: Any) -> service.Viewer:
+    """Enough to build the signed-in person and the managers above them: their own private
+    fields are visible, and nobody above is in their reporting line. Fields that list people
+    below (directReports, reportingLine) load the full viewer themselves."""
+    return ctx._cache.get("people.viewer") or service.Viewer(ctx.require_principal())
+
+
 @strawberry.type
 class PeopleQuery:
     @strawberry.field(description="The signed-in employee.")
     async def me(self, info: Info) -> Employee:
         ctx = info.context
         ctx.require_principal()
-        return employee_obj(ctx, await viewer_of(ctx), ctx.me_row)
+        return employee_obj(ctx, _self_viewer(ctx), ctx.me_row)
 
     @strawberry.field(description="The signed-in employee with effective roles and tenant.")
     async def viewer(self, info: Info) -> Viewer:
         ctx = info.context
         p = ctx.require_principal()
         return Viewer(
-            employee=employee_obj(ctx, await viewer_of(ctx), ctx.me_row),
+            employee=employee_obj(ctx, _self_viewer(ctx), ctx.me_row),
             roles=sorted((ViewerRole(r) for r in p.roles), key=lambda r: r.value),
             tenant_slug=p.tenant_slug,
             tenant_timezone=p.tenant_timezone,
