@@ -62,8 +62,23 @@ LOCATIONS = [
     ("Bangalore", "Asia/Kolkata", "IN"),
     ("Singapore", "Asia/Singapore", "SG"),
 ]
-FIRST = ["Aaliyah", "Aaron", "Abigail", "Adam", "Adrian", "Aisha", "Alex", "Alice", "Amara", "Amelia", "Ana", "Andre", "Andrew", "Angela", "Anika", "Anna", "Arjun", "Ava", "Ben", "Bianca", "Brian", "Camila", "Carlos", "Caroline", "Chen", "Chloe", "Chris", "Clara", "Daniel", "Dana", "David", "Diego", "Elena", "Eli", "Elif", "Emma", "Erik", "Ethan", "Fatima", "Felix", "Fiona", "Gabriel", "Grace", "Hana", "Hannah", "Hiro", "Ibrahim", "Isabel", "Ivan", "Jack", "Jada", "James", "Jin", "Joao", "Jonas", "Jose", "Julia", "Kai", "Kate", "Kenji", "Kofi", "Lara", "Leo", "Liam", "Lina", "Lucas", "Luis", "Maya", "Mei", "Mia", "Miguel", "Mohammed", "Nadia", "Naomi", "Nina", "Noah", "Olivia", "Omar", "Oscar", "Priya", "Rafael", "Rahul", "Rosa", "Ryan", "Sam", "Sara", "Sofia", "Tariq", "Theo", "Uma", "Victor", "Wei", "Yara", "Yusuf", "Zara", "Zoe"]
-LAST = ["Abbott", "Adams", "Ahmed", "Alvarez", "Anderson", "Bauer", "Becker", "Brown", "Campbell", "Chen", "Clarke", "Cohen", "Costa", "Das", "Davis", "Diaz", "Dubois", "Evans", "Fischer", "Fernandez", "Garcia", "Gomez", "Gupta", "Hall", "Hansen", "Harris", "Hoffmann", "Huang", "Ito", "Jackson", "Jensen", "Johnson", "Kim", "King", "Kowalski", "Kumar", "Lee", "Lewis", "Li", "Lopez", "Martin", "Martinez", "Meyer", "Miller", "Moore", "Morales", "Muller", "Murphy", "Nakamura", "Nguyen", "Novak", "Okafor", "Olsen", "Park", "Patel", "Perez", "Petrov", "Quinn", "Reddy", "Richter", "Rivera", "Roberts", "Rossi", "Sanchez", "Santos", "Sato", "Schmidt", "Schneider", "Silva", "Singh", "Smith", "Suzuki", "Tanaka", "Taylor", "Thomas", "Thompson", "Torres", "Walker", "Wang", "Weber", "White", "Williams", "Wilson", "Wong", "Wright", "Yamamoto", "Yilmaz", "Young", "Zhang"]
+FIRST = (  # noqa: SIM905 - compact name lists
+    "Aaliyah Aaron Abigail Adam Adrian Aisha Alex Alice Amara Amelia Ana Andre Andrew Angela "
+    "Anika Anna Arjun Ava Ben Bianca Brian Camila Carlos Caroline Chen Chloe Chris Clara Daniel "
+    "Dana David Diego Elena Eli Elif Emma Erik Ethan Fatima Felix Fiona Gabriel Grace Hana Hannah "
+    "Hiro Ibrahim Isabel Ivan Jack Jada James Jin Joao Jonas Jose Julia Kai Kate Kenji Kofi Lara "
+    "Leo Liam Lina Lucas Luis Maya Mei Mia Miguel Mohammed Nadia Naomi Nina Noah Olivia Omar Oscar "
+    "Priya Rafael Rahul Rosa Ryan Sam Sara Sofia Tariq Theo Uma Victor Wei Yara Yusuf Zara Zoe"
+).split()
+LAST = (  # noqa: SIM905
+    "Abbott Adams Ahmed Alvarez Anderson Bauer Becker Brown Campbell Chen Clarke Cohen Costa "
+    "Das Davis Diaz Dubois Evans Fischer Fernandez Garcia Gomez Gupta Hall Hansen Harris Hoffmann "
+    "Huang Ito Jackson Jensen Johnson Kim King Kowalski Kumar Lee Lewis Li Lopez Martin Martinez "
+    "Meyer Miller Moore Morales Muller Murphy Nakamura Nguyen Novak Okafor Olsen Park Patel Perez "
+    "Petrov Quinn Reddy Richter Rivera Roberts Rossi Sanchez Santos Sato Schmidt Schneider Silva "
+    "Singh Smith Suzuki Tanaka Taylor Thomas Thompson Torres Walker Wang Weber White Williams "
+    "Wilson Wong Wright Yamamoto Yilmaz Young Zhang"
+).split()
 # title by depth in the org chart (0 = CEO); individual contributors use IC_TITLES
 MANAGER_TITLES = [
     "Chief Executive Officer",

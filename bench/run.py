@@ -120,6 +120,9 @@ class Result:
     server_cpu: float | None = None  # fraction of one core, the target's process
     client_cpu: float | None = None  # the load generator (for the floor: this process)
     pg_cpu: float | None = None  # all postgres processes on this machine
+    other_cpu: float | None = None  # the rest of the machine's busy CPU (other load: noise)
+    steal: float | None = None  # CPU stolen by the hypervisor (noise)
+    spread: tuple[float, float] | None = None  # min and max req/s over --rounds
 
     @property
     def rps(self) -> float:
@@ -174,24 +177,50 @@ def _postgres_ticks() -> dict[int, int]:
     return out
 
 
+def _machine_ticks() -> tuple[int, int]:
+    """(busy, steal) ticks of all CPUs, from /proc/stat."""
+    try:
+        with open("/proc/stat") as fh:
+            v = [int(x) for x in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return (0, 0)
+    v += [0] * (8 - len(v))
+    return (v[0] + v[1] + v[2] + v[5] + v[6], v[7])  # user nice system irq softirq, steal
+
+
 class CpuProbe:
-    """CPU of a process and of PostgreSQL between start() and stop(), as fractions of a core."""
+    """CPU of a process and of PostgreSQL between start() and stop(), as fractions of a core;
+    also the whole machine's busy and stolen CPU (to spot other load on a shared machine)."""
 
     def __init__(self, pid: int | None) -> None:
         self.pid = pid
+        self.machine = self.steal = 0.0
 
     def start(self) -> None:
         self.t0 = time.monotonic()
         self.p0 = _proc_ticks(self.pid) if self.pid else None
         self.pg0 = _postgres_ticks()
+        self.m0 = _machine_ticks()
 
     def stop(self) -> tuple[float | None, float | None]:
         elapsed = max(time.monotonic() - self.t0, 1e-9)
         p1 = _proc_ticks(self.pid) if self.pid else None
         pg1 = _postgres_ticks()
+        m1 = _machine_ticks()
+        self.machine = (m1[0] - self.m0[0]) / _TICK / elapsed
+        self.steal = (m1[1] - self.m0[1]) / _TICK / elapsed
         proc = (p1 - self.p0) / _TICK / elapsed if p1 is not None and self.p0 is not None else None
         pg = sum(v - self.pg0.get(pid, 0) for pid, v in pg1.items()) / _TICK / elapsed
         return proc, pg
+
+
+def idle_check(seconds: float = 1.0) -> tuple[float, float]:
+    """Busy and stolen CPU of the machine (in cores) while the bench itself is idle."""
+    probe = CpuProbe(None)
+    probe.start()
+    time.sleep(seconds)
+    probe.stop()
+    return probe.machine, probe.steal
 
 
 # --- the HTTP load generator (runs in its own process) ---------------------------------------------
@@ -319,8 +348,10 @@ async def _load(spec: LoadSpec, started: Any, finished: Any) -> dict[str, Any]:
     await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
     crashed = [t for t in tasks if t.done() and t.exception() is not None]
     if crashed and not state["stop"]:
+        was_measuring = state["measuring"]
         end()
         error(f"client: {crashed[0].exception()!r}")
+        state["errors"] += 1 if was_measuring or not state["m_start"] else 0
     # let in-flight requests finish (they are not counted), then stop
     _, pending = await asyncio.wait(tasks, timeout=10)
     for t in pending:
@@ -328,7 +359,7 @@ async def _load(spec: LoadSpec, started: Any, finished: Any) -> dict[str, Any]:
     unfinished = len(pending)
     return {
         "latencies": latencies,
-        "seconds": state["m_end"] - state["m_start"],
+        "seconds": state["m_end"] - state["m_start"] if state["m_start"] else 0.0,
         "errors": state["errors"] + unfinished,
         "errors_total": state["errors_total"] + unfinished,
         "error_sample": state["sample"]
@@ -343,11 +374,11 @@ def _load_process(spec: LoadSpec, started: Any, finished: Any, conn: Any) -> Non
     try:
         import uvloop
 
-        uvloop.install()
+        run: Any = uvloop.run
     except ImportError:
-        pass
+        run = asyncio.run
     try:
-        conn.send(asyncio.run(_load(spec, started, finished)))
+        conn.send(run(_load(spec, started, finished)))
     except BaseException as exc:
         conn.send({"crash": repr(exc)})
     finally:
@@ -397,12 +428,27 @@ def run_http_load(
         probe.start()
         if py_spy_out is not None and server_pid is not None:
             spy = subprocess.Popen(
-                [py_spy_exe(), "record", "--pid", str(server_pid), "--rate", "250",
-                 "--format", "raw", "--output", str(py_spy_out), "--nonblocking"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
+                [
+                    py_spy_exe(),
+                    "record",
+                    "--pid",
+                    str(server_pid),
+                    "--rate",
+                    "250",
+                    "--format",
+                    "raw",
+                    "--output",
+                    str(py_spy_out),
+                    "--nonblocking",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent,
+            )
             children.append(spy)
         finished.wait(timeout=limit)
         res.server_cpu, res.pg_cpu = probe.stop()
+        res.steal = probe.steal
         if spy is not None:
             spy.send_signal(signal.SIGINT)  # py-spy writes its output on Ctrl-C
             try:
@@ -430,6 +476,9 @@ def run_http_load(
     res.errors = out["errors"]
     res.error_sample = out["error_sample"]
     res.client_cpu = out["client_cpu"]
+    res.other_cpu = max(
+        0.0, probe.machine - (res.server_cpu or 0) - (res.client_cpu or 0) - (res.pg_cpu or 0)
+    )
     return res
 
 
@@ -453,6 +502,7 @@ async def _floor(
     emp_sql = _floor_employee_sql()
     latencies: list[float] = []
     state = {"measuring": False, "stop": False}
+    enough = asyncio.Event()
     n = len(tenants)
 
     async def one(t: dict[str, Any]) -> Any:
@@ -474,13 +524,16 @@ async def _floor(
             try:
                 await one(t)
             except Exception as exc:
-                res.errors += 1
+                if state["measuring"]:
+                    res.errors += 1
                 res.error_sample = res.error_sample or repr(exc)[:500]
+                await asyncio.sleep(0.01)
                 continue
             if state["measuring"]:
                 latencies.append(time.perf_counter() - t0)
                 if max_requests is not None and len(latencies) >= max_requests:
                     state["stop"] = True
+                    enough.set()
 
     try:
         tasks = [asyncio.create_task(worker(k)) for k in range(concurrency)]
@@ -492,12 +545,13 @@ async def _floor(
         if max_requests is None:
             await asyncio.sleep(duration)
         else:
-            deadline = time.monotonic() + max(duration, 300)
-            while not state["stop"] and time.monotonic() < deadline:
-                await asyncio.sleep(0.01)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(enough.wait(), timeout=max(duration, 300))
         state["measuring"] = False
         seconds = time.perf_counter() - m_start
         res.client_cpu, res.pg_cpu = probe.stop()
+        res.other_cpu = max(0.0, probe.machine - (res.client_cpu or 0) - (res.pg_cpu or 0))
+        res.steal = probe.steal
         state["stop"] = True
         await asyncio.wait(tasks, timeout=10)
         _fill(res, latencies, seconds)
@@ -746,7 +800,11 @@ def _table(results: list[Result], targets: list[str], queries: list[str]) -> str
         "server CPU",
         "client CPU",
         "pg CPU",
+        "other CPU",
     ]
+    ranged = any(r.spread for r in results)
+    if ranged:
+        head.insert(3, "req/s range")
     rows = []
     for q in queries:
         for t in targets:
@@ -771,8 +829,11 @@ def _table(results: list[Result], targets: list[str], queries: list[str]) -> str
                     pct(r.server_cpu),
                     pct(r.client_cpu),
                     pct(r.pg_cpu),
+                    pct(r.other_cpu),
                 ]
             )
+            if ranged:
+                rows[-1].insert(3, f"{r.spread[0]:.0f}-{r.spread[1]:.0f}" if r.spread else "-")
     widths = [
         max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(head)
     ]
@@ -824,6 +885,13 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="measure this many requests instead of --duration seconds",
     )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=int(os.environ.get("BENCH_ROUNDS", 1)),
+        help="measure every cell this many times, interleaved; the table shows the median "
+        "(steadier on a noisy machine)",
+    )
     p.add_argument("--targets", default="upward,floor,postgraphile")
     p.add_argument("--queries", default="page,me")
     p.add_argument("--floor-pool", type=int, default=10, help="asyncpg pool size of the floor")
@@ -841,10 +909,13 @@ def main(argv: list[str] | None = None) -> int:
         help="run Upward under cProfile (slower!), write bench/results/upward.prof "
         "and print its hot spots; no comparison",
     )
-    p.add_argument("--py-spy", action="store_true",
-                   help="sample the Upward server with py-spy (pip install py-spy) during each "
-                        "measured window; writes bench/results/py-spy-upward-<query>.txt "
-                        "(collapsed stacks) and prints the hot spots")
+    p.add_argument(
+        "--py-spy",
+        action="store_true",
+        help="sample the Upward server with py-spy (pip install py-spy) during each "
+        "measured window; writes bench/results/py-spy-upward-<query>.txt "
+        "(collapsed stacks) and prints the hot spots",
+    )
     p.add_argument("--no-save", action="store_true", help="do not write bench/results/*.json")
     args = p.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
@@ -867,6 +938,7 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored
     try:
         return _run(args, targets, queries, servers, children)
     except KeyboardInterrupt:
@@ -1071,7 +1143,16 @@ def _run(
         file=sys.stderr,
     )
 
-    # (d) measure, one target after another
+    # (d) measure, one target after another, on a machine as quiet as we can tell
+    busy, steal = idle_check()
+    if busy > 0.25:
+        msg = (
+            f"the machine is busy before measuring: {busy * 100:.0f}% of a core used by other "
+            f"processes ({steal * 100:.0f}% stolen); results will be noisy (see `other CPU`)"
+        )
+        notes.append(msg)
+        print(f"warning: {msg}", file=sys.stderr)
+
     def upward_requests(q: str) -> list[bytes]:
         assert up_server is not None
         body = {"query": UPWARD_PAGE if q == "page" else UPWARD_ME}
@@ -1093,43 +1174,58 @@ def _run(
             out.append(http_request(pg_server.port, body, {"X-Tenant-Id": str(t["id"])}))
         return out
 
-    results: list[Result] = []
+    runs: dict[tuple[str, str], list[Result]] = {}
     order = [t for t in ("upward", "floor", "postgraphile") if t in targets]
-    for target in order:
-        for q in queries:
-            label = f"{TARGETS[target]} / {QUERIES[q]}"
-            print(
-                f"measuring {label}: {args.concurrency} concurrent, {args.warmup:g}s warm-up, "
-                + (f"{args.requests} requests" if args.requests else f"{args.duration:g}s"),
-                file=sys.stderr,
-            )
-            if target == "floor":
-                res = run_floor(q, app_url, tenants, args)
-            else:
-                server = up_server if target == "upward" else pg_server
-                assert server is not None
-                reqs = upward_requests(q) if target == "upward" else pg_requests(q)
-                spec = LoadSpec(
-                    port=server.port,
-                    requests=reqs,
-                    concurrency=args.concurrency,
-                    warmup=args.warmup,
-                    duration=args.duration,
-                    max_requests=args.requests,
+    for rnd in range(1, args.rounds + 1):
+        for target in order:
+            for q in queries:
+                label = f"{TARGETS[target]} / {QUERIES[q]}"
+                if args.rounds > 1:
+                    label += f" (round {rnd}/{args.rounds})"
+                print(
+                    f"measuring {label}: {args.concurrency} concurrent, {args.warmup:g}s warm-up, "
+                    + (f"{args.requests} requests" if args.requests else f"{args.duration:g}s"),
+                    file=sys.stderr,
                 )
-                spy_out = (RESULTS_DIR / f"py-spy-upward-{q}.txt"
-                           if args.py_spy and target == "upward" else None)
-                res = run_http_load(Result(target, q), spec, server.proc.pid, children, spy_out)
-                if spy_out is not None:
-                    _print_collapsed(spy_out)
-                if server.proc.poll() is not None:
-                    raise BenchError(f"{server.name} died:\n{server.log_tail()}")
-            results.append(res)
-            extra = f", {res.errors} errors: {res.error_sample}" if res.errors else ""
-            print(
-                f"  {res.rps:.0f} req/s, p50 {res.p50_ms:.1f} ms, p99 {res.p99_ms:.1f} ms{extra}",
-                file=sys.stderr,
-            )
+                if target == "floor":
+                    res = run_floor(q, app_url, tenants, args)
+                else:
+                    server = up_server if target == "upward" else pg_server
+                    assert server is not None
+                    reqs = upward_requests(q) if target == "upward" else pg_requests(q)
+                    spec = LoadSpec(
+                        port=server.port,
+                        requests=reqs,
+                        concurrency=args.concurrency,
+                        warmup=args.warmup,
+                        duration=args.duration,
+                        max_requests=args.requests,
+                    )
+                    spy_out = (
+                        RESULTS_DIR / f"py-spy-upward-{q}.txt"
+                        if args.py_spy and target == "upward"
+                        else None
+                    )
+                    res = run_http_load(Result(target, q), spec, server.proc.pid, children, spy_out)
+                    if spy_out is not None:
+                        _print_collapsed(spy_out)
+                    if server.proc.poll() is not None:
+                        raise BenchError(f"{server.name} died:\n{server.log_tail()}")
+                runs.setdefault((target, q), []).append(res)
+                extra = f", {res.errors} errors: {res.error_sample}" if res.errors else ""
+                print(
+                    f"  {res.rps:.0f} req/s, p50 {res.p50_ms:.1f} ms, p99 {res.p99_ms:.1f} ms"
+                    + extra,
+                    file=sys.stderr,
+                )
+    # with several rounds, each cell shows its median round (by req/s), the errors of all rounds
+    results: list[Result] = []
+    for cell in runs.values():
+        ranked = sorted(cell, key=lambda r: r.rps)
+        best = ranked[(len(ranked) - 1) // 2]
+        best.errors = sum(r.errors for r in cell)
+        best.spread = (ranked[0].rps, ranked[-1].rps) if len(cell) > 1 else None
+        results.append(best)
 
     server_log_lines = 0
     for server in list(servers):
@@ -1149,6 +1245,7 @@ def _run(
         f"employees, concurrency {args.concurrency}, "
         + (f"{args.requests} requests" if args.requests else f"{args.duration:g}s")
         + f" per cell after {args.warmup:g}s warm-up"
+        + (f", median of {args.rounds} rounds" if args.rounds > 1 else "")
     )
     print()
     print(f"Upward benchmark: {title}")
@@ -1157,10 +1254,14 @@ def _run(
     print(_table(results, order, queries))
     print()
     print(
-        "CPU columns are % of one core over the measured window (2 cores = 200%): server = the "
-        "target's process, client = the load generator (floor: the bench process itself), "
-        "pg = all postgres processes."
+        f"CPU columns are % of one core over the measured window ({os.cpu_count()} cores = "
+        f"{(os.cpu_count() or 1) * 100}%): server = the target's process, client = the load "
+        "generator (floor: the bench process itself), pg = all postgres processes (other "
+        "databases' too), other = everything else busy on the machine (noise if high)."
     )
+    steals = [r.steal for r in results if r.steal]
+    if steals and max(steals) > 0.05:
+        print(f"note: up to {max(steals) * 100:.0f}% of a core was stolen by the hypervisor")
     if server_log_lines:
         print(
             f"note: the Upward server logged {server_log_lines} lines at WARNING or above: "
@@ -1197,6 +1298,7 @@ def _run(
                     "tenants": args.tenants,
                     "employees": args.employees,
                     "concurrency": args.concurrency,
+                    "rounds": args.rounds,
                     "duration": args.duration,
                     "warmup": args.warmup,
                     "requests": args.requests,
@@ -1214,8 +1316,7 @@ def _run(
 def _print_collapsed(path: Path, top: int = 25) -> None:
     """Hot spots of a py-spy `--format raw` file: self and inclusive share of the samples."""
     if not path.exists():
-        print(f"py-spy wrote nothing at {path} (is it installed? ptrace allowed?)",
-              file=sys.stderr)
+        print(f"py-spy wrote nothing at {path} (is it installed? ptrace allowed?)", file=sys.stderr)
         return
     own: dict[str, int] = {}
     incl: dict[str, int] = {}
@@ -1226,8 +1327,12 @@ def _print_collapsed(path: Path, top: int = 25) -> None:
             continue
         n = int(count)
         total += n
-        frames = [f.split(" (", 1)[0] + " (" + f.split(" (", 1)[1].rsplit(":", 1)[0] + ")"
-                  if " (" in f else f for f in stack.split(";")]
+        frames = [
+            f.split(" (", 1)[0] + " (" + f.split(" (", 1)[1].rsplit(":", 1)[0] + ")"
+            if " (" in f
+            else f
+            for f in stack.split(";")
+        ]
         own[frames[-1]] = own.get(frames[-1], 0) + n
         for f in set(frames):
             incl[f] = incl.get(f, 0) + n
