@@ -320,6 +320,9 @@ class StatementCounter:
     def __call__(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         self.statements.append(statement)
 
+    def raw(self, statement: str) -> None:
+        self.statements.append(statement)
+
     @property
     def count(self) -> int:
         return len(self.statements)
@@ -327,9 +330,13 @@ class StatementCounter:
 
 @pytest.fixture
 async def count_statements(app_engine: AsyncEngine) -> AsyncIterator[StatementCounter]:
+    from upward.db import STATEMENT_HOOKS
+
     counter = StatementCounter()
     sa.event.listen(app_engine.sync_engine, "before_cursor_execute", counter)
+    STATEMENT_HOOKS.append(counter.raw)
     try:
         yield counter
     finally:
+        STATEMENT_HOOKS.remove(counter.raw)
         sa.event.remove(app_engine.sync_engine, "before_cursor_execute", counter)

@@ -129,6 +129,8 @@ def upgrade() -> None:
     op.execute("CREATE INDEX employees_department_idx ON employees (tenant_id, department_id)")
     op.execute("CREATE INDEX employees_location_idx ON employees (tenant_id, location_id)")
     op.execute("CREATE INDEX employees_name_idx ON employees (tenant_id, name, id)")
+    # the directory counts and lists active people: an index-only count
+    op.execute("CREATE INDEX employees_status_idx ON employees (tenant_id, status)")
     for stmt in tenant_table_security("employees"):
         op.execute(stmt)
 

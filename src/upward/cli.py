@@ -27,8 +27,10 @@ DEMO_USERS = (
 
 
 def _ensure_services() -> None:
-    """Start embedded Postgres/Redis for whatever DATABASE_URL / REDIS_URL leave unset."""
-    if os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"):
+    """Start embedded Postgres/Redis for whatever DATABASE_URL / REDIS_URL leave unset (in the
+    environment or `.env`)."""
+    settings = get_settings()
+    if settings.database_url and settings.redis_url:
         return
     from upward.embedded import ensure_services
 
@@ -77,6 +79,24 @@ async def _apply(files: list[str]) -> int:
 def cmd_tenants_apply(args: argparse.Namespace) -> int:
     _ensure_services()
     return asyncio.run(_apply(args.files))
+
+
+def cmd_tenants_status(args: argparse.Namespace) -> int:
+    _ensure_services()
+    from upward.db import dispose_engines, owner_engine
+    from upward.tenancy.service import set_tenant_status
+
+    async def go() -> bool:
+        try:
+            return await set_tenant_status(owner_engine(), args.slug, args.status)
+        finally:
+            await dispose_engines()
+
+    if not asyncio.run(go()):
+        print(f"no tenant {args.slug!r}", file=sys.stderr)
+        return 1
+    print(f"{args.slug}: {args.status}", file=sys.stderr)
+    return 0
 
 
 def cmd_token(args: argparse.Namespace) -> int:
@@ -203,7 +223,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
             f"  GraphiQL   http://{host}:{port}/graphql",
             f"  health     http://{host}:{port}/readyz",
             "",
-            "Bearer tokens for the demo tenant 'acme' (valid 12 h):",
+            f"Bearer tokens for the demo tenant 'acme' "
+            f"(valid {settings.jwt_default_ttl_seconds / 3600:g} h):",
         ]
         first = None
         for role, email in DEMO_USERS:
@@ -278,6 +299,12 @@ def build_parser() -> argparse.ArgumentParser:
     ta = tsub.add_parser("apply", help="create or update tenants from TOML manifests")
     ta.add_argument("files", nargs="+")
     ta.set_defaults(fn=cmd_tenants_apply)
+    for verb, status in (("suspend", "suspended"), ("activate", "active")):
+        tv = tsub.add_parser(
+            verb, help=f"mark a tenant {status} (takes effect on the next request)"
+        )
+        tv.add_argument("slug")
+        tv.set_defaults(fn=cmd_tenants_status, status=status)
 
     tok = sub.add_parser("token", help="print a dev bearer token (HS256)")
     tok.add_argument("--tenant", required=True, help="tenant slug or id")

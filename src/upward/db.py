@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -24,16 +24,22 @@ from upward.settings import get_settings, sqlalchemy_url
 SET_TENANT_SQL = text("select set_config('app.tenant_id', :tenant_id, true)")
 
 # Engines are per event loop: an asyncpg connection belongs to the loop that opened it, and a
-# worker process runs its async actors on dramatiq's own loop thread.
-_engines: dict[tuple[str, int], AsyncEngine] = {}
+# worker process runs its async actors on dramatiq's own loop thread. The loop is kept with its
+# engines, so its id cannot be reused by another loop while they are cached.
+_engines: dict[tuple[str, int], tuple[Any, AsyncEngine]] = {}
 
 
-def _loop_key(name: str) -> tuple[str, int]:
+def _cached(name: str, make: Any) -> AsyncEngine:
     try:
-        loop_id = id(asyncio.get_running_loop())
+        loop: Any = asyncio.get_running_loop()
     except RuntimeError:
-        loop_id = 0
-    return (name, loop_id)
+        loop = None
+    key = (name, id(loop))
+    entry = _engines.get(key)
+    if entry is None or entry[0] is not loop:
+        entry = (loop, make())
+        _engines[key] = entry
+    return entry[1]
 
 
 def _make_engine(url: str, *, pool_size: int, max_overflow: int, app_name: str) -> AsyncEngine:
@@ -56,38 +62,31 @@ def _make_engine(url: str, *, pool_size: int, max_overflow: int, app_name: str) 
 
 def app_engine() -> AsyncEngine:
     """The engine of the running service (role upward_app)."""
-    key = _loop_key("app")
-    engine = _engines.get(key)
-    if engine is None:
-        s = get_settings()
-        engine = _make_engine(
-            s.app_url(),
-            pool_size=s.db_pool_size,
-            max_overflow=s.db_max_overflow,
-            app_name="upward",
-        )
-        _engines[key] = engine
-    return engine
+    s = get_settings()
+    return _cached(
+        "app",
+        lambda: _make_engine(
+            s.app_url(), pool_size=s.db_pool_size, max_overflow=s.db_max_overflow, app_name="upward"
+        ),
+    )
 
 
 def owner_engine() -> AsyncEngine:
     """The owner's engine: migrations and provisioning only, never the request path."""
-    key = _loop_key("owner")
-    engine = _engines.get(key)
-    if engine is None:
-        s = get_settings()
-        engine = _make_engine(s.owner_url(), pool_size=2, max_overflow=2, app_name="upward-admin")
-        _engines[key] = engine
-    return engine
+    s = get_settings()
+    return _cached(
+        "owner",
+        lambda: _make_engine(s.owner_url(), pool_size=2, max_overflow=2, app_name="upward-admin"),
+    )
 
 
 async def dispose_engines() -> None:
     """Dispose the engines of the running loop."""
-    current = _loop_key("")[1]
-    for key, engine in list(_engines.items()):
-        if key[1] == current:
-            await engine.dispose()
+    loop = asyncio.get_running_loop()
+    for key, (owner, engine) in list(_engines.items()):
+        if owner is loop:
             del _engines[key]
+            await engine.dispose()
 
 
 async def set_tenant(conn: AsyncConnection | AsyncSession, tenant_id: uuid.UUID | str) -> None:
@@ -114,9 +113,36 @@ async def global_session(*, engine: AsyncEngine | None = None) -> AsyncIterator[
         yield session
 
 
+# Observers of statements sent with `fetch` (SQLAlchemy's own events do not see them); the
+# statement-count tests listen here and to SQLAlchemy's before_cursor_execute.
+STATEMENT_HOOKS: list[Callable[[str], None]] = []
+
+
+async def fetch(session: AsyncSession, sql: str, *args: Any) -> list[Any]:
+    """Run hand-written SQL ($1, $2, ... parameters) on the session's connection, inside its
+    transaction (so under its tenant), returning asyncpg Records. For hot queries only: it skips
+    SQLAlchemy's statement compilation and row processing."""
+    conn = await session.connection()
+    adapted = (await conn.get_raw_connection()).dbapi_connection
+    if adapted._transaction is None:  # SQLAlchemy's asyncpg adapter begins lazily
+        await adapted._start_transaction()
+    for hook in STATEMENT_HOOKS:
+        hook(sql)
+    try:
+        return await adapted._connection.fetch(sql, *args)
+    except Exception as exc:
+        adapted._handle_exception(exc)  # as SQLAlchemy would: DBAPIError with .orig
+        raise
+
+
+async def fetchval(session: AsyncSession, sql: str, *args: Any) -> Any:
+    rows = await fetch(session, sql, *args)
+    return rows[0][0] if rows else None
+
+
 def pool_status() -> dict[str, Any]:
     out = {"size": 0, "checked_out": 0, "overflow": 0}
-    for (name, _), engine in list(_engines.items()):
+    for (name, _), (_, engine) in list(_engines.items()):
         if name != "app":
             continue
         pool: Any = engine.sync_engine.pool

@@ -66,15 +66,16 @@ def ensure_services(data_dir: Path | None = None, *, database: str = DB_NAME) ->
     """Start what the environment does not provide, export its URL, and return the handles."""
     from upward.settings import get_settings, reset_settings
 
-    data_dir = (data_dir or get_settings().data_dir).resolve()
+    settings = get_settings()
+    data_dir = (data_dir or settings.data_dir).resolve()
     emb = Embedded(data_dir=data_dir)
-    if not os.environ.get("DATABASE_URL"):
+    if not settings.database_url:
         url, handle = start_postgres(data_dir, database)
         emb.database_url = url
         emb._handles.append(handle)
         os.environ["DATABASE_URL"] = url
         log.info("embedded postgres ready", extra={"url": url})
-    if not os.environ.get("REDIS_URL"):
+    if not settings.redis_url:
         url, handle = start_redis(data_dir)
         emb.redis_url = url
         emb._handles.append(handle)

@@ -28,7 +28,10 @@ def upgrade(url: str | None = None, revision: str = "head") -> None:
     settings = get_settings()
     url = url or settings.owner_url()
     command.upgrade(alembic_config(url), revision)
-    asyncio.run(_set_app_password(url, settings.app_db_password))
+    if not settings.app_database_url:
+        # The app role's password follows UPWARD_APP_DB_PASSWORD; a full
+        # UPWARD_APP_DATABASE_URL means the operator manages the role's credentials.
+        asyncio.run(_set_app_password(url, settings.app_db_password))
 
 
 async def _set_app_password(url: str, password: str) -> None:

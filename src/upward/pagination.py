@@ -7,7 +7,7 @@ the requested order.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,9 +34,6 @@ class Order:
     # converts cursor values (JSON) back to column values, one per column
     parse: tuple[Callable[[Any], Any], ...] = ()
 
-    def values(self, row: Any, names: Sequence[str]) -> tuple[Any, ...]:
-        return tuple(getattr(row, n) for n in names)
-
 
 @dataclass(slots=True)
 class Page:
@@ -45,6 +42,8 @@ class Page:
     has_previous: bool
     # counts every row matching the filters (not the page); run it only if asked for
     count_stmt: Select[Any] | None = None
+    # or the same as hand-written SQL with its parameters
+    count_sql: tuple[str, list[Any]] | None = None
     # the count, when it came with the page (`with_count`)
     total: int | None = None
 
@@ -89,8 +88,23 @@ async def paginate(
     if counted:
         stmt = stmt.add_columns(count_stmt.scalar_subquery().label("__total"))
     rows = list((await session.execute(stmt)).all())
+    return page_from_rows(rows, size, args, count_stmt=count_stmt, with_count=counted)
+
+
+def page_from_rows(
+    rows: list[Any],
+    size: int,
+    args: PageArgs,
+    *,
+    count_stmt: Any = None,
+    count_sql: tuple[str, list[Any]] | None = None,
+    with_count: bool = False,
+) -> Page:
+    """A Page from up to size + 1 rows fetched in query order (reversed when paging backward);
+    with `with_count`, each row's last column is the total."""
+    backward = args.last is not None and args.first is None
     total: int | None = None
-    if counted:
+    if with_count:
         if rows:
             total = int(rows[0][-1])
         elif args.after is None and args.before is None:
@@ -103,5 +117,10 @@ async def paginate(
     else:
         has_next, has_previous = more, args.after is not None
     return Page(
-        rows=rows, has_next=has_next, has_previous=has_previous, count_stmt=count_stmt, total=total
+        rows=rows,
+        has_next=has_next,
+        has_previous=has_previous,
+        count_stmt=count_stmt,
+        count_sql=count_sql,
+        total=total,
     )

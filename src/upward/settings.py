@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     )
     app_database_url: str | None = None
     app_db_password: str = "upward_app"  # noqa: S105 - overridden in production
-    db_pool_size: int = 10
+    db_pool_size: int = 20
     db_max_overflow: int = 10
     db_statement_timeout_ms: int = 15_000
 
@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     # GraphQL and HTTP
     cursor_secret: str | None = None
     graphiql: bool | None = None
-    introspection: bool = True
+    introspection: bool | None = None  # default: on except in production
     max_body_bytes: int = 1_048_576
     max_query_depth: int = 12
     max_aliases: int = 30
@@ -90,6 +90,11 @@ class Settings(BaseSettings):
                 raise ValueError("production needs UPWARD_CURSOR_SECRET")
             if not self.database_url or not self.redis_url:
                 raise ValueError("production needs DATABASE_URL and REDIS_URL")
+            if not self.app_database_url and self.app_db_password == "upward_app":  # noqa: S105
+                raise ValueError(
+                    "UPWARD_APP_DB_PASSWORD is the dev default; set a real password "
+                    "(or UPWARD_APP_DATABASE_URL)"
+                )
         return self
 
     # Derived values -----------------------------------------------------------------
@@ -105,6 +110,10 @@ class Settings(BaseSettings):
     @property
     def effective_cursor_secret(self) -> bytes:
         return (self.cursor_secret or DEV_CURSOR_SECRET).encode()
+
+    @property
+    def introspection_enabled(self) -> bool:
+        return self.env != "production" if self.introspection is None else self.introspection
 
     @property
     def graphiql_enabled(self) -> bool:

@@ -45,8 +45,9 @@ async def _run(schema: Any, query: str, tok: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("query", QUERIES)
-@pytest.mark.parametrize("who", ["admin@acme.example", "dana.lee@acme.example",
-                                 "sam.rivera@acme.example"])
+@pytest.mark.parametrize(
+    "who", ["admin@acme.example", "dana.lee@acme.example", "sam.rivera@acme.example"]
+)
 async def test_same_answers(query: str, who: str, acme: TenantInfo) -> None:
     tok = token("acme", who)
     fast = await _run(FAST, query, tok)

@@ -177,15 +177,23 @@ async def test_cors_preflight_when_configured() -> None:
     from upward.settings import Settings
 
     app = create_app(Settings(cors_origins=["https://app.example"], env="test"))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://upward.test") as c:
-        r = await c.options("/graphql", headers={
-            "origin": "https://app.example", "access-control-request-method": "POST",
-            "access-control-request-headers": "authorization,content-type"})
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://upward.test"
+    ) as c:
+        r = await c.options(
+            "/graphql",
+            headers={
+                "origin": "https://app.example",
+                "access-control-request-method": "POST",
+                "access-control-request-headers": "authorization,content-type",
+            },
+        )
         assert r.status_code == 200
         assert r.headers["access-control-allow-origin"] == "https://app.example"
-        r = await c.options("/graphql", headers={
-            "origin": "https://evil.example", "access-control-request-method": "POST"})
+        r = await c.options(
+            "/graphql",
+            headers={"origin": "https://evil.example", "access-control-request-method": "POST"},
+        )
         assert "access-control-allow-origin" not in r.headers
 
 
@@ -197,8 +205,9 @@ def test_json_logs_carry_request_tenant_and_operation() -> None:
 
     tokens = (request_id_var.set("rid-1"), tenant_var.set("acme"), operation_var.set("Op"))
     try:
-        record = logging.makeLogRecord({"name": "upward.access", "msg": "request",
-                                        "levelname": "INFO", "status": 200})
+        record = logging.makeLogRecord(
+            {"name": "upward.access", "msg": "request", "levelname": "INFO", "status": 200}
+        )
         line = json.loads(JsonFormatter().format(record))
     finally:
         operation_var.reset(tokens[2])

@@ -392,3 +392,78 @@ async def _counts(engine: AsyncEngine, t: TenantInfo) -> tuple[int, int]:
             sa.text("select count(*) from audit_events where tenant_id = :t"), {"t": t.id}
         )
     return int(e), int(a)
+
+
+class TestEdgeInputs:
+    async def test_nul_bytes_are_bad_input(self, gql: GQL, t: TenantInfo) -> None:
+        tok = t.token("hr@t.example")
+        body = await gql(CREATE, {"input": {"email": "z@t.example", "name": "Z\u0000"}}, token=tok)
+        assert only_error(body)["extensions"] == {"code": "BAD_USER_INPUT", "field": "input.name"}
+        body = await gql(
+            "query($s: String) { employees(filter: {search: $s}) { totalCount } }",
+            {"s": "a\u0000b"},
+            token=tok,
+        )
+        assert only_error(body)["extensions"] == {
+            "code": "BAD_USER_INPUT",
+            "field": "filter.search",
+        }
+        body = await gql(
+            'mutation($n: String!) { createDepartment(input: {name: "ok", code: $n}) '
+            "{ department { id } } }",
+            {"n": "\u0000"},
+            token=tok,
+        )
+        assert only_error(body)["extensions"]["code"] == "BAD_USER_INPUT"
+
+    async def test_any_status_needs_hr(self, gql: GQL, t: TenantInfo) -> None:
+        q = "{ employees(filter: {status: null}) { totalCount } }"
+        body = await gql(q, token=t.token("dev@t.example"))
+        assert only_error(body)["extensions"]["code"] == "FORBIDDEN"
+        assert (await gql.ok(q, token=t.token("hr@t.example")))["employees"]["totalCount"] == 6
+
+    async def test_unused_variable_is_a_validation_error(self, gql: GQL, t: TenantInfo) -> None:
+        body = await gql("query($x: Int) { me { name } }", {"x": 1}, token=t.token("dev@t.example"))
+        assert error_codes(body) == ["GRAPHQL_VALIDATION_FAILED"]
+        body = await gql(
+            "query($x: Int!) { employees(first: $x) { totalCount } }",
+            {},
+            token=t.token("dev@t.example"),
+        )
+        assert error_codes(body) == ["BAD_USER_INPUT"]
+
+    async def test_other_methods_are_405_json(self, gql: GQL) -> None:
+        r = await gql.client.put("/graphql", json={"query": "{ me { name } }"})
+        assert r.status_code == 405
+        assert r.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
+
+    async def test_unexpected_error_in_one_mutation_keeps_the_others(
+        self, gql: GQL, t: TenantInfo, owner_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from upward.people import service
+
+        real = service.create_location
+
+        async def half_then_boom(session: Any, principal: Any, **kw: Any) -> Any:
+            await real(session, principal, **kw)  # writes, then fails unexpectedly
+            raise RuntimeError("disk on fire")
+
+        monkeypatch.setattr(service, "create_location", half_then_boom)
+        body = await gql(
+            """mutation {
+            a: createDepartment(input: {name: "Kept"}) { department { name } }
+            b: createLocation(input: {name: "Lost"}) { location { name } } }""",
+            token=t.token("hr@t.example"),
+        )
+        assert body["data"]["a"] == {"department": {"name": "Kept"}} and body["data"]["b"] is None
+        assert error_codes(body) == ["INTERNAL"]
+        async with owner_engine.connect() as conn:
+            kept = await conn.scalar(
+                sa.text("select count(*) from departments where tenant_id = :t and name = 'Kept'"),
+                {"t": t.id},
+            )
+            lost = await conn.scalar(
+                sa.text("select count(*) from locations where tenant_id = :t and name = 'Lost'"),
+                {"t": t.id},
+            )
+        assert (kept, lost) == (1, 0)

@@ -57,6 +57,8 @@ async def test_nested_lists_are_batched(
 
 async def test_me_costs_only_authentication(gql: GQL, count_statements: StatementCounter) -> None:
     count_statements.statements.clear()
-    data = await gql.ok("{ me { id name hireDate roles } }", token=token("acme", "dana.lee@acme.example"))
+    data = await gql.ok(
+        "{ me { id name hireDate roles } }", token=token("acme", "dana.lee@acme.example")
+    )
     assert data["me"]["hireDate"] is not None  # one's own private fields
     assert count_statements.count == 2, count_statements.statements  # tenant, employee

@@ -188,3 +188,39 @@ manager = "a@bad.example"
 
     # runs in a fresh loop: the CLI call above used its own
     assert asyncio.run(count()) == 0
+
+
+async def test_tenant_status_and_retention_keys(owner_engine: AsyncEngine) -> None:
+    data = _org(audit_retention_days=400)
+    result = await apply_manifest(owner_engine, validate_manifest(data))
+    async with owner_engine.connect() as conn:
+        row = (
+            await conn.execute(
+                sa.text("select status, audit_retention_days from tenants where id = :t"),
+                {"t": result.tenant_id},
+            )
+        ).one()
+    assert tuple(row) == ("active", 400)
+    assert any("positive integer" in p for p in _problems(_org(audit_retention_days=0)))
+    assert any("'active' or 'suspended'" in p for p in _problems(_org(status="paused")))
+
+
+def test_cli_suspend_and_activate(make_tenant_sync: Any) -> None:
+    slug = make_tenant_sync
+    assert cli_main(["tenants", "suspend", slug]) == 0
+    assert cli_main(["tenants", "activate", "no-such-tenant"]) == 1
+
+
+@pytest.fixture
+def make_tenant_sync() -> str:
+    import asyncio
+
+    async def go() -> str:
+        from upward.db import dispose_engines, owner_engine
+
+        data = _org()
+        await apply_manifest(owner_engine(), validate_manifest(data))
+        await dispose_engines()
+        return data["slug"]
+
+    return asyncio.run(go())

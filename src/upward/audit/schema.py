@@ -13,7 +13,7 @@ from strawberry.types import Info
 
 from upward.audit import service
 from upward.graphql.lazy import Lazy
-from upward.graphql.node import Node, register_node
+from upward.graphql.node import NODE_RESOLVERS, Node, register_node
 from upward.graphql.relay import (
     Connection,
     build_connection,
@@ -60,7 +60,10 @@ def audit_obj(ctx: Any, viewer: Any, row: Any) -> AuditEvent:
         actor=actor,
         action=row.action,
         target_type=row.target_type,
-        target_id=to_global_id(row.target_type, row.target_id) if row.target_id else None,
+        # a global id only for targets `node` can resolve (not the tenant itself)
+        target_id=to_global_id(row.target_type, row.target_id)
+        if row.target_id and row.target_type in NODE_RESOLVERS
+        else None,
         request_id=row.request_id,
         changes=row.changes,
     )

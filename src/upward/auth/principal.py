@@ -14,6 +14,9 @@ HR_ADMIN = "hr_admin"
 TENANT_ADMIN = "tenant_admin"
 
 
+_HR_ROLES = frozenset({HR_ADMIN, TENANT_ADMIN})
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     tenant_id: uuid.UUID
@@ -39,7 +42,7 @@ class Principal:
     @property
     def is_hr(self) -> bool:
         """HR admins and tenant admins manage people."""
-        return bool(self.roles & {HR_ADMIN, TENANT_ADMIN})
+        return not self.roles.isdisjoint(_HR_ROLES)
 
     @property
     def is_tenant_admin(self) -> bool:

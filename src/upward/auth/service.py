@@ -10,33 +10,34 @@ import asyncio
 import uuid
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from upward.auth.principal import EMPLOYEE, MANAGER, Principal
 from upward.auth.tokens import Claims, verifier
+from upward.db import fetch
 from upward.errors import Unauthenticated
 from upward.people.service import EMPLOYEE_COLUMNS
 
-_TENANT_BY_SLUG = text(
+# Every authenticated request runs these two: hand-written SQL through `db.fetch`.
+_TENANT_BY_SLUG = (
     "select id, slug, timezone, set_config('app.tenant_id', id::text, true) "
-    "from tenants where slug = :key and status = 'active'"
+    "from tenants where slug = $1 and status = 'active'"
 )
-_TENANT_BY_ID = text(
+_TENANT_BY_ID = (
     "select id, slug, timezone, set_config('app.tenant_id', id::text, true) "
-    "from tenants where id = :key and status = 'active'"
+    "from tenants where id = $1::uuid and status = 'active'"
 )
 _HAS_REPORTS = (
     "exists(select 1 from employees r where r.tenant_id = e.tenant_id "
     "and r.manager_id = e.id and r.status = 'active') as has_reports"
 )
-_EMPLOYEE_BY_ID = text(
+_EMPLOYEE_BY_ID = (
     f"select {EMPLOYEE_COLUMNS}, {_HAS_REPORTS} from employees e "  # noqa: S608 - constants
-    "where e.id = :key and e.status = 'active'"
+    "where e.id = $1::uuid and e.status = 'active'"
 )
-_EMPLOYEE_BY_EMAIL = text(
+_EMPLOYEE_BY_EMAIL = (
     f"select {EMPLOYEE_COLUMNS}, {_HAS_REPORTS} from employees e "  # noqa: S608 - constants
-    "where e.email = :key and e.status = 'active'"
+    "where e.email = $1 and e.status = 'active'"
 )
 
 
@@ -58,31 +59,30 @@ async def verify_bearer(token: str) -> Claims:
 async def principal_from_claims(session: AsyncSession, claims: Claims) -> tuple[Principal, Any]:
     """Resolve tenant and employee; returns the principal and the employee row."""
     tid_uuid = _as_uuid(claims.tid)
-    tenant = (
-        await session.execute(
-            _TENANT_BY_ID if tid_uuid else _TENANT_BY_SLUG, {"key": tid_uuid or claims.tid}
-        )
-    ).first()
-    if tenant is None:
+    tenants = await fetch(
+        session, _TENANT_BY_ID if tid_uuid else _TENANT_BY_SLUG, tid_uuid or claims.tid
+    )
+    if not tenants:
         raise Unauthenticated("unknown or suspended tenant")
+    tenant = tenants[0]
     sub_uuid = _as_uuid(claims.sub)
-    row = (
-        await session.execute(
-            _EMPLOYEE_BY_ID if sub_uuid else _EMPLOYEE_BY_EMAIL,
-            {"key": sub_uuid or claims.sub.strip().lower()},
-        )
-    ).first()
-    if row is None:
+    rows = await fetch(
+        session,
+        _EMPLOYEE_BY_ID if sub_uuid else _EMPLOYEE_BY_EMAIL,
+        sub_uuid or claims.sub.strip().lower(),
+    )
+    if not rows:
         raise Unauthenticated("unknown or offboarded employee")
-    roles = {EMPLOYEE, *row.roles}
-    if row.has_reports:
+    row = rows[0]
+    roles = {EMPLOYEE, *row["roles"]}
+    if row["has_reports"]:
         roles.add(MANAGER)
     principal = Principal(
-        tenant_id=tenant.id,
-        tenant_slug=tenant.slug,
+        tenant_id=tenant["id"],
+        tenant_slug=tenant["slug"],
         kind="user",
-        employee_id=row.id,
+        employee_id=row["id"],
         roles=frozenset(roles),
-        tenant_timezone=tenant.timezone,
+        tenant_timezone=tenant["timezone"],
     )
     return principal, row

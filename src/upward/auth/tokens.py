@@ -10,6 +10,8 @@ Always required: exp, aud, iss, sub, tid. `alg: none` and algorithm confusion ar
 from __future__ import annotations
 
 import json
+import logging
+import os
 import threading
 import time
 import uuid
@@ -22,6 +24,9 @@ from jwt import PyJWKClient, PyJWKSet
 from upward.errors import Unauthenticated
 from upward.settings import Settings, get_settings
 
+log = logging.getLogger(__name__)
+VERIFIED_TTL = 60.0
+VERIFIED_MAX = 10_000
 ASYMMETRIC_ALGS = ("RS256", "ES256")
 
 
@@ -42,14 +47,18 @@ class _JwksFile:
         self._lock = threading.Lock()
 
     def key_for(self, kid: str | None) -> Any:
-        import os
-
         with self._lock:
-            mtime = os.stat(self.path).st_mtime
-            if self._set is None or mtime != self._mtime:
-                with open(self.path, encoding="utf-8") as fh:
-                    self._set = PyJWKSet.from_dict(json.load(fh))
-                self._mtime = mtime
+            try:
+                mtime = os.stat(self.path).st_mtime
+                if self._set is None or mtime != self._mtime:
+                    with open(self.path, encoding="utf-8") as fh:
+                        self._set = PyJWKSet.from_dict(json.load(fh))
+                    self._mtime = mtime
+            except (OSError, ValueError, jwt.PyJWTError) as exc:
+                if self._set is None:
+                    log.error("cannot read the JWKS file %s: %s", self.path, exc)
+                    raise Unauthenticated("token keys are unavailable") from exc
+                log.warning("keeping the last good JWKS; cannot re-read %s: %s", self.path, exc)
             keys = self._set.keys
         for key in keys:
             if kid is None or key.key_id == kid:
@@ -72,6 +81,7 @@ class TokenVerifier:
             else None
         )
         self.jwks_file = _JwksFile(str(settings.jwt_jwks_file)) if settings.jwt_jwks_file else None
+        self._verified: dict[str, tuple[Claims, float]] = {}
 
     def _key(self, token: str) -> tuple[Any, str]:
         try:
@@ -95,6 +105,22 @@ class TokenVerifier:
         raise Unauthenticated(f"token algorithm {alg!r} is not accepted")
 
     def verify(self, token: str) -> Claims:
+        """Verified claims of `token`. A token that verified is remembered (by its exact text)
+        until it expires, at most VERIFIED_TTL seconds: clients send the same token many times,
+        and the checks are pure. Tenant and employee are still looked up on every request."""
+        now = time.time()
+        hit = self._verified.get(token)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        claims = self._verify(token)
+        if len(self._verified) >= VERIFIED_MAX:
+            self._verified.clear()
+        exp = claims.raw.get("exp")
+        until = min(now + VERIFIED_TTL, float(exp)) if isinstance(exp, (int, float)) else now
+        self._verified[token] = (claims, until)
+        return claims
+
+    def _verify(self, token: str) -> Claims:
         key, alg = self._key(token)
         try:
             payload = jwt.decode(

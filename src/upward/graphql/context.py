@@ -39,7 +39,6 @@ class RequestContext:
         self._lock = asyncio.Lock()
         self._after_commit: list[Callable[[], Any]] = []
         self._cache: dict[str, Any] = {}
-        self.response_status: int | None = None
 
     # --- auth -------------------------------------------------------------------------------
 

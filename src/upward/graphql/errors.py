@@ -13,11 +13,23 @@ from upward.observability import GRAPHQL_ERRORS
 log = logging.getLogger("upward.graphql")
 
 LIMIT_MARKERS = ("exceeds maximum operation depth", "aliases found. Allowed", "more than")
+# variable values that do not fit their declared type (not validation of the document)
+COERCION = ("has invalid value", "got invalid value", "was not provided", "must not be null")
+# Postgres rejects some text no matter where it comes from (NUL bytes, invalid encodings)
+BAD_TEXT_SQLSTATES = {"22021", "22P05"}
+
+
+def _is_bad_text(exc: BaseException | None) -> bool:
+    orig = getattr(exc, "orig", None)
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return code in BAD_TEXT_SQLSTATES
 
 
 def classify(error: GraphQLError) -> tuple[str, dict[str, Any]]:
     original = error.original_error
-    if error.message.startswith("Variable '$"):
+    if error.message.startswith("Variable '$") and any(m in error.message for m in COERCION):
+        return "BAD_USER_INPUT", {}
+    if _is_bad_text(original):
         return "BAD_USER_INPUT", {}
     if isinstance(original, UpwardError):
         return original.code, dict(original.extensions)
@@ -46,6 +58,8 @@ def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
         )
         message = f"Internal server error (request id {request_id})"
         extensions = {"requestId": request_id}
+    elif _is_bad_text(error.original_error):
+        message = "text input must not contain NUL (\\u0000) characters or invalid UTF-8"
     else:
         message = (
             error.original_error.message

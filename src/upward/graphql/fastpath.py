@@ -144,8 +144,13 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         lines = ["def complete(src):"]
         is_type_of = object_type.is_type_of
         if is_type_of is not None:
+            # is_type_of is an isinstance check: remember the classes that passed it
             env["is_type_of"] = is_type_of
-            lines.append("    if not is_type_of(src, None): raise FB")
+            env["ok_classes"] = set()
+            lines.append("    if src.__class__ not in ok_classes:")
+            lines.append("        if not is_type_of(src, None): raise FB")
+            lines.append("        if not hasattr(src, '__as_strawberry_type__'):")
+            lines.append("            ok_classes.add(src.__class__)")
         lines.append("    out = {}")
         for response_key, fdl in grouped.items():
             node = fdl[0].node

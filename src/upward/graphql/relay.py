@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import orjson
 import strawberry
 
+from upward.db import fetchval
 from upward.errors import BadUserInput
 from upward.pagination import Order, Page, PageArgs
 
@@ -45,10 +46,14 @@ def from_global_id(value: str, *, field: str) -> tuple[str, uuid.UUID]:
         raise BadUserInput("malformed id", field=field) from None
 
 
+def _a(word: str) -> str:
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
 def expect_global_id(value: str, type_name: str, *, field: str) -> uuid.UUID:
     kind, raw = from_global_id(value, field=field)
     if kind != type_name:
-        raise BadUserInput(f"expected an id of a {type_name}, got one of a {kind}", field=field)
+        raise BadUserInput(f"expected {_a(type_name)} id, got {_a(kind)} id", field=field)
     return raw
 
 
@@ -153,9 +158,24 @@ def page_args(
 
 def wants_total(info: Any) -> bool:
     """Whether the connection's `totalCount` is selected (then it is fetched with the page)."""
-    from upward.graphql.selection import selected_under
+    from upward.graphql.selection import selected_names
 
-    return bool(selected_under(info, (), ("totalCount",)))
+    return "totalCount" in selected_names(info, ())
+
+
+class LazyEdge:
+    """An edge whose cursor is signed only if the client selects it (Edge has no interfaces,
+    so any object with `cursor` and `node` completes as one)."""
+
+    __slots__ = ("_key", "node")
+
+    def __init__(self, node: Any, key: tuple[Any, ...]) -> None:
+        self.node = node
+        self._key = key
+
+    @property
+    def cursor(self) -> str:
+        return self._key[0](self._key[1])
 
 
 def build_connection(
@@ -163,32 +183,38 @@ def build_connection(
     page: Page,
     order: Order,
     to_node: Callable[[Any], Any],
+    sort_key: Callable[[Any], tuple[Any, ...]] | None = None,
 ) -> Connection[Any]:
+    """A connection of `page`; `sort_key(row)` gives the order's column values (by default the
+    row's attributes of those names)."""
     secret = ctx.settings.effective_cursor_secret
     tenant_id = ctx.require_principal().tenant_id
     names = [c.name for c in order.columns]
-    edges = [
-        Edge(
-            cursor=encode_cursor(secret, tenant_id, order.key, tuple(getattr(r, n) for n in names)),
-            node=to_node(r),
-        )
-        for r in page.rows
-    ]
-    count_stmt, total = page.count_stmt, page.total
+    order_key = order.key
+    key_of = sort_key or (lambda row: tuple(getattr(row, n) for n in names))
+
+    def sign(row: Any) -> str:
+        return encode_cursor(secret, tenant_id, order_key, key_of(row))
+
+    edges = [LazyEdge(to_node(r), (sign, r)) for r in page.rows]
+    rows = page.rows
+    count_stmt, count_sql, total = page.count_stmt, page.count_sql, page.total
 
     async def count() -> int:
         if total is not None:
             return total
         async with ctx.session() as s:
+            if count_sql is not None:
+                return int(await fetchval(s, count_sql[0], *count_sql[1]))
             return int((await s.execute(count_stmt)).scalar_one())
 
     return Connection(
-        edges=edges,
+        edges=edges,  # type: ignore[arg-type]
         page_info=PageInfo(
             has_next_page=page.has_next,
             has_previous_page=page.has_previous,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
+            start_cursor=sign(rows[0]) if rows else None,
+            end_cursor=sign(rows[-1]) if rows else None,
         ),
-        _count=count if count_stmt is not None else None,
+        _count=count if count_stmt is not None or count_sql is not None else None,
     )

@@ -95,7 +95,7 @@ def build_schema(settings: Settings | None = None, *, fast_path: bool = True) ->
         partial(ValidationCache, maxsize=1000),
         OperationName,
     ]
-    if not settings.introspection:
+    if not settings.introspection_enabled:
         extensions.append(DisableIntrospection)
     return UpwardSchema(
         query=Query,
@@ -107,4 +107,4 @@ def build_schema(settings: Settings | None = None, *, fast_path: bool = True) ->
 
 
 def export_sdl() -> str:
-    return build_schema(Settings(introspection=True)).as_str() + "\n"
+    return build_schema(Settings(introspection=True, env="dev")).as_str() + "\n"

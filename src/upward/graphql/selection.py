@@ -16,9 +16,9 @@ def _fields(selections: Iterable[Any]) -> Iterable[SelectedField]:
             yield from _fields(sel.selections)
 
 
-def selected_under(info: Any, path: tuple[str, ...], candidates: Iterable[str]) -> frozenset[str]:
-    """Names from `candidates` selected at `path` below the current field (any alias)."""
-    wanted = set(candidates)
+def selected_names(info: Any, path: tuple[str, ...]) -> frozenset[str]:
+    """Every field name selected at `path` below the current field (any alias, through
+    fragments; fields under @include/@skip count as selected)."""
     level: list[Any] = []
     for field in info.selected_fields:
         level.extend(field.selections)
@@ -28,4 +28,4 @@ def selected_under(info: Any, path: tuple[str, ...], candidates: Iterable[str]) 
             if f.name == name:
                 nxt.extend(f.selections)
         level = nxt
-    return frozenset(f.name for f in _fields(level) if f.name in wanted)
+    return frozenset(f.name for f in _fields(level))

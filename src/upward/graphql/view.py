@@ -19,7 +19,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from upward.graphql.context import RequestContext
-from upward.graphql.errors import classify, format_error
+from upward.graphql.errors import format_error
 from upward.observability import GRAPHQL_LATENCY, operation_label, operation_var, request_id_var
 
 log = logging.getLogger(__name__)
@@ -50,9 +50,6 @@ class UpwardGraphQL(GraphQL):
         if result.errors:
             rid = request_id_var.get() or "-"
             data["errors"] = [format_error(e, rid) for e in result.errors]
-            ctx: RequestContext | None = getattr(request.state, "upward_ctx", None)
-            if ctx is not None and any(classify(e)[0] == "INTERNAL" for e in result.errors):
-                ctx.response_status = 500
         if result.extensions:
             data["extensions"] = result.extensions
         return data
@@ -93,9 +90,10 @@ class UpwardGraphQL(GraphQL):
         ctx = getattr(request.state, "upward_ctx", None)
         if ctx is not None:
             op_name = operation_var.get()
-            failed = ctx.response_status == 500
+            # Commit what succeeded: every mutation field ran in its own savepoint, so a failed
+            # one (expected or not) has already been undone; queries wrote nothing.
             try:
-                await ctx.finish(commit=not failed)
+                await ctx.finish(commit=True)
             except Exception:
                 log.exception("commit failed")
                 rid = request_id_var.get() or "-"

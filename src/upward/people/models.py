@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
@@ -13,6 +14,17 @@ from upward.models_base import created_at_field, id_field, tenant_id_field, upda
 
 EMPLOYEE_STATUSES = ("active", "offboarded")
 ASSIGNABLE_ROLES = ("tenant_admin", "hr_admin")
+
+
+class TextArray(sa.types.TypeDecorator[list[str]]):
+    """text[] without SQLAlchemy's per-item result processing: asyncpg already returns lists
+    of str, and list pages read this column for every row."""
+
+    impl = pg.ARRAY(sa.Text)
+    cache_ok = True
+
+    def result_processor(self, dialect: Any, coltype: Any) -> None:
+        return None
 
 
 class Department(SQLModel, table=True):
@@ -65,6 +77,7 @@ class Employee(SQLModel, table=True):
         sa.Index("employees_department_idx", "tenant_id", "department_id"),
         sa.Index("employees_location_idx", "tenant_id", "location_id"),
         sa.Index("employees_name_idx", "tenant_id", "name", "id"),
+        sa.Index("employees_status_idx", "tenant_id", "status"),
     )
 
     tenant_id: uuid.UUID = tenant_id_field()
@@ -78,7 +91,7 @@ class Employee(SQLModel, table=True):
     location_id: uuid.UUID | None = None
     roles: list[str] = Field(
         default_factory=list,
-        sa_type=pg.ARRAY(sa.Text),
+        sa_type=TextArray(),
         sa_column_kwargs={"server_default": sa.text("'{}'::text[]"), "nullable": False},
     )
     status: str = Field(default="active", sa_column_kwargs={"server_default": "active"})

@@ -26,7 +26,7 @@ from upward.graphql.relay import (
     to_global_id,
     wants_total,
 )
-from upward.graphql.selection import selected_under
+from upward.graphql.selection import selected_names
 from upward.people import service
 from upward.people.loaders import (
     department_by_id_loader,
@@ -83,22 +83,6 @@ class Location(Node):
     timezone: str | None = strawberry.field(description="IANA zone; null means the tenant's.")
     country: str | None = strawberry.field(description="ISO 3166-1 alpha-2 code.")
     _raw_id: strawberry.Private[uuid.UUID]
-
-
-def department_obj(row: Any) -> Department:
-    return Department(
-        id=to_global_id("Department", row.id), name=row.name, code=row.code, _raw_id=row.id
-    )
-
-
-def location_obj(row: Any) -> Location:
-    return Location(
-        id=to_global_id("Location", row.id),
-        name=row.name,
-        timezone=row.timezone,
-        country=row.country,
-        _raw_id=row.id,
-    )
 
 
 PageArgsDoc = "Relay pagination: `first` (at most 100) with `after`, or `last` with `before`."
@@ -167,8 +151,8 @@ class Employee(Node):
         viewer = await viewer_of(ctx)
         order = service.EMPLOYEE_ORDERS[order_by.value]
         args = page_args(ctx, order, first=first, after=after, last=last, before=before)
-        include = selected_under(info, ("edges", "node"), service.JOINABLE)
-        layout = service.row_layout(include)
+        shape = employee_shape(info, ("edges", "node"), order)
+        layout = service.row_layout(shape)
         async with ctx.session() as s:
             page = await service.list_reporting_line(
                 s,
@@ -176,10 +160,16 @@ class Employee(Node):
                 manager_id=self._raw_id,
                 order=order_by.value,
                 page=args,
-                include=include,
+                shape=shape,
                 with_count=wants_total(info),
             )
-        return build_connection(ctx, page, order, lambda r: employee_obj(ctx, viewer, r, layout))
+        return build_connection(
+            ctx,
+            page,
+            order,
+            employee_from_page(ctx, viewer, layout),
+            employee_sort_key(layout, order),
+        )
 
     @strawberry.field(description="This person's managers, nearest first, up to the top.")
     async def manager_chain(self, info: Info) -> list[Employee]:
@@ -190,84 +180,227 @@ class Employee(Node):
         return [employee_obj(ctx, viewer, r) for r in rows]
 
 
-_E = {name: i for i, name in enumerate(service.EMPLOYEE_FIELDS)}
-_D = {name: i for i, name in enumerate(service.DEPARTMENT_FIELDS)}
-_L = {name: i for i, name in enumerate(service.LOCATION_FIELDS)}
-_EMPTY: dict[str, int] = {}
+_FULL_DEP = {name: i for i, name in enumerate(service.DEPARTMENT_FIELDS)}
+_FULL_LOC = {name: i for i, name in enumerate(service.LOCATION_FIELDS)}
+_NO_JOINS: service.Layout = {}
+
+# GraphQL field -> the employee columns it reads. Fields with resolvers only need `id`; a field
+# missing from both sets (a new one) makes the query fetch every column.
+EMPLOYEE_FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
+    "id": (),
+    "email": ("email",),
+    "name": ("name",),
+    "title": ("title",),
+    "jobLevel": ("job_level",),
+    "status": ("status",),
+    "timezone": ("timezone",),
+    "manager": ("manager_id",),
+    "department": ("department_id",),
+    "location": ("location_id",),
+    "hireDate": ("hire_date",),
+    "roles": ("roles",),
+    "offboardedAt": ("offboarded_at",),
+    "createdAt": ("created_at",),
+    "updatedAt": ("updated_at",),
+}
+EMPLOYEE_RESOLVER_FIELDS = frozenset(
+    {"__typename", "isManager", "directReports", "reportingLine", "managerChain"}
+)
+DEPARTMENT_FIELD_COLUMNS = {"id": (), "name": ("name",), "code": ("code",), "__typename": ()}
+LOCATION_FIELD_COLUMNS = {
+    "id": (),
+    "name": ("name",),
+    "timezone": ("timezone",),
+    "country": ("country",),
+    "__typename": (),
+}
 
 
-def department_at(row: Any, o: int) -> Department:
-    rid = row[o + _D["id"]]
-    return Department(
-        id=to_global_id("Department", rid),
-        name=row[o + _D["name"]],
-        code=row[o + _D["code"]],
-        _raw_id=rid,
-    )
+def _employee_columns(names: frozenset[str], extra: tuple[str, ...] = ()) -> tuple[str, ...]:
+    if any(n not in EMPLOYEE_FIELD_COLUMNS and n not in EMPLOYEE_RESOLVER_FIELDS for n in names):
+        return service.EMPLOYEE_FIELDS
+    cols = {"id", *extra}
+    for n in names:
+        cols.update(EMPLOYEE_FIELD_COLUMNS.get(n, ()))
+    return tuple(c for c in service.EMPLOYEE_FIELDS if c in cols)
 
 
-def location_at(row: Any, o: int) -> Location:
-    rid = row[o + _L["id"]]
-    return Location(
-        id=to_global_id("Location", rid),
-        name=row[o + _L["name"]],
-        timezone=row[o + _L["timezone"]],
-        country=row[o + _L["country"]],
-        _raw_id=rid,
-    )
+def _simple_columns(
+    names: frozenset[str], mapping: dict[str, tuple[str, ...]], all_cols: tuple[str, ...]
+) -> tuple[str, ...]:
+    if any(n not in mapping for n in names):
+        return all_cols
+    cols = {"id"}
+    for n in names:
+        cols.update(mapping[n])
+    return tuple(c for c in all_cols if c in cols)
 
 
-def employee_obj(
-    ctx: Any, viewer: service.Viewer, row: Any, layout: dict[str, int] = _EMPTY, o: int = 0
-) -> Employee:
-    """An Employee from a row whose employee columns start at `o`; related objects come from
-    the joined columns at `layout` offsets, or load lazily when selected."""
-    rid = row[o + 1]
-    private = viewer.sees_private(rid)
-    manager: Any = None
-    mid = row[o + _E["manager_id"]]
-    if mid is not None:
-        mo = layout.get("manager")
-        if mo is not None:
-            manager = (
-                employee_obj(ctx, viewer, row, _EMPTY, mo) if row[mo + 1] is not None else None
-            )
-        else:
-            manager = Lazy(lambda: _load_employee(ctx, viewer, mid))
-    department: Any = None
-    did = row[o + _E["department_id"]]
-    if did is not None:
-        do = layout.get("department")
-        if do is not None:
-            department = department_at(row, do) if row[do + 1] is not None else None
-        else:
-            department = Lazy(lambda: _load_department(ctx, did))
-    location: Any = None
-    lid = row[o + _E["location_id"]]
-    if lid is not None:
-        lo = layout.get("location")
-        if lo is not None:
-            location = location_at(row, lo) if row[lo + 1] is not None else None
-        else:
-            location = Lazy(lambda: _load_location(ctx, lid))
-    return Employee(
-        id=to_global_id("Employee", rid),
-        email=row[o + _E["email"]],
-        name=row[o + _E["name"]],
-        title=row[o + _E["title"]],
-        job_level=row[o + _E["job_level"]],
-        status=EmployeeStatus(row[o + _E["status"]]),
-        timezone=row[o + _E["timezone"]],
+def employee_shape(info: Info, path: tuple[str, ...], order: Any) -> service.EmployeeShape:
+    """The columns a list field's selection reads at `path` (e.g. edges.node), joining the
+    manager, department and location when they are selected."""
+    names = selected_names(info, path)
+    order_cols = tuple(c.name for c in order.columns)
+    manager = department = location = None
+    if "manager" in names:
+        manager = _employee_columns(selected_names(info, (*path, "manager")))
+    if "department" in names:
+        department = _simple_columns(
+            selected_names(info, (*path, "department")),
+            DEPARTMENT_FIELD_COLUMNS,
+            service.DEPARTMENT_FIELDS,
+        )
+    if "location" in names:
+        location = _simple_columns(
+            selected_names(info, (*path, "location")),
+            LOCATION_FIELD_COLUMNS,
+            service.LOCATION_FIELDS,
+        )
+    return service.EmployeeShape(
+        base=_employee_columns(names, order_cols),
         manager=manager,
         department=department,
         location=location,
-        hire_date=row[o + _E["hire_date"]] if private else None,
-        roles=[Role(r) for r in row[o + _E["roles"]]] if private else None,
-        offboarded_at=row[o + _E["offboarded_at"]] if private else None,
-        created_at=row[o + _E["created_at"]],
-        updated_at=row[o + _E["updated_at"]],
-        _raw_id=rid,
     )
+
+
+class DepartmentRow(Department):
+    """A Department read from a row through its column map, field by field, on demand."""
+
+    __slots__ = ("_m", "_r")
+
+    def __init__(self, row: Any, m: dict[str, int]) -> None:
+        self._r, self._m = row, m
+
+    _raw_id = property(lambda self: self._r[self._m["id"]])
+    id = property(lambda self: to_global_id("Department", self._r[self._m["id"]]))
+    name = property(lambda self: self._r[self._m["name"]])
+    code = property(lambda self: self._r[self._m["code"]])
+
+
+class LocationRow(Location):
+    """A Location read from a row through its column map, field by field, on demand."""
+
+    __slots__ = ("_m", "_r")
+
+    def __init__(self, row: Any, m: dict[str, int]) -> None:
+        self._r, self._m = row, m
+
+    _raw_id = property(lambda self: self._r[self._m["id"]])
+    id = property(lambda self: to_global_id("Location", self._r[self._m["id"]]))
+    name = property(lambda self: self._r[self._m["name"]])
+    timezone = property(lambda self: self._r[self._m["timezone"]])
+    country = property(lambda self: self._r[self._m["country"]])
+
+
+def _col(name: str) -> property:
+    return property(lambda self: self._r[self._m[name]])
+
+
+def _private(name: str) -> property:
+    def get(self: EmployeeRow) -> Any:
+        if not self._viewer.sees_private(self._r[self._m["id"]]):
+            return None
+        value = self._r[self._m[name]]
+        return [Role(r) for r in value] if name == "roles" else value
+
+    return property(get)
+
+
+class EmployeeRow(Employee):
+    """An Employee read from a row through its column map (`m`), field by field, only for the
+    fields a client selects. Related objects come from joined parts of the row (`joins`, a
+    list query's layout) and load through DataLoaders otherwise."""
+
+    __slots__ = ("_ctx", "_joins", "_m", "_r", "_viewer")
+
+    def __init__(
+        self,
+        ctx: Any,
+        viewer: service.Viewer,
+        row: Any,
+        m: dict[str, int],
+        joins: service.Layout = _NO_JOINS,
+    ) -> None:
+        self._ctx, self._viewer, self._r, self._m, self._joins = ctx, viewer, row, m, joins
+
+    _raw_id = _col("id")
+    email = _col("email")
+    name = _col("name")
+    title = _col("title")
+    job_level = _col("job_level")
+    timezone = _col("timezone")
+    created_at = _col("created_at")
+    updated_at = _col("updated_at")
+    hire_date = _private("hire_date")
+    roles = _private("roles")
+    offboarded_at = _private("offboarded_at")
+
+    @property
+    def id(self) -> str:  # type: ignore[override]
+        return to_global_id("Employee", self._r[self._m["id"]])
+
+    @property
+    def status(self) -> EmployeeStatus:  # type: ignore[override]
+        return EmployeeStatus(self._r[self._m["status"]])
+
+    @property
+    def manager(self) -> Any:  # type: ignore[override]
+        mid = self._r[self._m["manager_id"]]
+        if mid is None:
+            return None
+        jm = self._joins.get("manager")
+        if jm is not None:
+            if self._r[jm["id"]] is None:
+                return None  # hidden (offboarded, for a viewer who is not HR)
+            return EmployeeRow(self._ctx, self._viewer, self._r, jm)
+        ctx, viewer = self._ctx, self._viewer
+        return Lazy(lambda: _load_employee(ctx, viewer, mid))
+
+    @property
+    def department(self) -> Any:  # type: ignore[override]
+        did = self._r[self._m["department_id"]]
+        if did is None:
+            return None
+        jd = self._joins.get("department")
+        if jd is not None:
+            return DepartmentRow(self._r, jd) if self._r[jd["id"]] is not None else None
+        ctx = self._ctx
+        return Lazy(lambda: _load_department(ctx, did))
+
+    @property
+    def location(self) -> Any:  # type: ignore[override]
+        lid = self._r[self._m["location_id"]]
+        if lid is None:
+            return None
+        jl = self._joins.get("location")
+        if jl is not None:
+            return LocationRow(self._r, jl) if self._r[jl["id"]] is not None else None
+        ctx = self._ctx
+        return Lazy(lambda: _load_location(ctx, lid))
+
+
+def employee_obj(ctx: Any, viewer: service.Viewer, row: Any) -> Employee:
+    """An Employee from a full employees row (every column, in table order)."""
+    return EmployeeRow(ctx, viewer, row, service.FULL_LAYOUT)
+
+
+def employee_from_page(ctx: Any, viewer: service.Viewer, layout: service.Layout) -> Any:
+    base = layout["base"]
+    return lambda row: EmployeeRow(ctx, viewer, row, base, layout)
+
+
+def employee_sort_key(layout: service.Layout, order: Any) -> Any:
+    positions = [layout["base"][c.name] for c in order.columns]
+    return lambda row: tuple(row[i] for i in positions)
+
+
+def department_obj(row: Any) -> Department:
+    return DepartmentRow(row, _FULL_DEP)
+
+
+def location_obj(row: Any) -> Location:
+    return LocationRow(row, _FULL_LOC)
 
 
 async def _load_employee(
@@ -367,8 +500,8 @@ async def _employee_connection(
     order = service.EMPLOYEE_ORDERS[order_by.value]
     args = page_args(ctx, order, first=first, after=after, last=last, before=before)
     viewer = await viewer_of(ctx)
-    include = selected_under(info, ("edges", "node"), service.JOINABLE)
-    layout = service.row_layout(include)
+    shape = employee_shape(info, ("edges", "node"), order)
+    layout = service.row_layout(shape)
     async with ctx.session() as s:
         page = await service.list_employees(
             s,
@@ -376,10 +509,12 @@ async def _employee_connection(
             filter=filt,
             order=order_by.value,
             page=args,
-            include=include,
+            shape=shape,
             with_count=wants_total(info),
         )
-    return build_connection(ctx, page, order, lambda r: employee_obj(ctx, viewer, r, layout))
+    return build_connection(
+        ctx, page, order, employee_from_page(ctx, viewer, layout), employee_sort_key(layout, order)
+    )
 
 
 @strawberry.type(

@@ -19,15 +19,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from upward.audit import service as audit
 from upward.auth.principal import Principal
+from upward.db import fetch
 from upward.errors import BadUserInput, Conflict, Forbidden, NotFound
-from upward.pagination import Order, Page, PageArgs, paginate
-from upward.people.models import ASSIGNABLE_ROLES, Department, Employee, Location
+from upward.pagination import Order, Page, PageArgs, page_from_rows
+from upward.people.models import (
+    ASSIGNABLE_ROLES,
+    EMPLOYEE_STATUSES,
+    Department,
+    Employee,
+    Location,
+)
 from upward.people.validation import (
     check_country,
     check_hire_date,
     check_timezone,
     normalize_email,
     optional_text,
+    reject_nul,
     require_text,
 )
 
@@ -156,96 +164,160 @@ EMPLOYEE_ORDERS = {
 }
 
 
-def _like(term: str) -> str:
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def _filter_conditions(viewer: Viewer, f: EmployeeFilter) -> list[Any]:
-    conds: list[Any] = []
-    if f.status is not None:
-        if f.status != "active" and not viewer.sees_offboarded:
-            raise Forbidden("only hr_admin and tenant_admin can list offboarded employees")
-        conds.append(t_emp.c.status == f.status)
-    elif not viewer.sees_offboarded:
-        conds.append(t_emp.c.status == "active")
-    if f.search:
-        term = f.search.strip()
-        if len(term) > 100:
-            raise BadUserInput("search must be at most 100 characters", field="filter.search")
-        if term:
-            pattern = _like(term)
-            conds.append(
-                sa.or_(
-                    t_emp.c.name.ilike(pattern, escape="\\"),
-                    t_emp.c.email.ilike(pattern, escape="\\"),
-                )
-            )
-    if f.department_ids is not None:
-        conds.append(t_emp.c.department_id.in_(f.department_ids))
-    if f.location_ids is not None:
-        conds.append(t_emp.c.location_id.in_(f.location_ids))
-    if f.manager_id is not None:
-        conds.append(t_emp.c.manager_id == f.manager_id)
-    if f.job_levels is not None:
-        conds.append(t_emp.c.job_level.in_(f.job_levels))
-    return conds
-
-
-# Column layout of employee rows: every employee query selects the employees columns first, in
-# this order; joined relations follow at the offsets `row_layout` gives (positional access is
-# the hot path of list pages).
+# Row shapes. A list query selects only the columns its caller will read: the employee's own
+# (always with `id`), then, when joined, those of the manager, department and location. The
+# layout maps each part to {column: position} in the row (positional access is the hot path).
 DEPARTMENT_FIELDS = tuple(c.name for c in t_dep.c)
 LOCATION_FIELDS = tuple(c.name for c in t_loc.c)
 assert tuple(c.name for c in t_emp.c) == EMPLOYEE_FIELDS
 
 
-def row_layout(include: Iterable[str]) -> dict[str, int]:
-    """Offsets of the joined relations in a row of `_select_with(viewer, include)`."""
-    offsets: dict[str, int] = {}
-    pos = len(EMPLOYEE_FIELDS)
-    for name, width in (
-        ("manager", len(EMPLOYEE_FIELDS)),
-        ("department", len(DEPARTMENT_FIELDS)),
-        ("location", len(LOCATION_FIELDS)),
-    ):
-        if name in include:
-            offsets[name] = pos
-            pos += width
-    return offsets
+@dataclass(frozen=True, slots=True)
+class EmployeeShape:
+    """Which columns a list query fetches; None for a relation that is not joined."""
+
+    base: tuple[str, ...] = EMPLOYEE_FIELDS
+    manager: tuple[str, ...] | None = None
+    department: tuple[str, ...] | None = None
+    location: tuple[str, ...] | None = None
+
+    def parts(self) -> list[tuple[str, tuple[str, ...]]]:
+        out = [("base", self.base)]
+        for name in JOINABLE:
+            cols = getattr(self, name)
+            if cols is not None:
+                out.append((name, cols))
+        return out
+
+
+FULL_SHAPE = EmployeeShape()
+Layout = dict[str, dict[str, int]]
 
 
 @functools.cache
-def _select_with_cached(include: frozenset[str], sees_offboarded: bool) -> sa.Select[Any]:
-    visible = [] if sees_offboarded else None
-    cols: list[Any] = list(t_emp.c)
-    joined: Any = t_emp
-    if "manager" in include:
-        m = t_emp.alias("m")
-        conds = [m.c.tenant_id == t_emp.c.tenant_id, m.c.id == t_emp.c.manager_id]
-        if visible is None:
-            conds.append(m.c.status == "active")
-        joined = joined.outerjoin(m, sa.and_(*conds))
-        cols += list(m.c)
-    if "department" in include:
-        d = t_dep.alias("d")
-        joined = joined.outerjoin(
-            d, sa.and_(d.c.tenant_id == t_emp.c.tenant_id, d.c.id == t_emp.c.department_id)
-        )
-        cols += list(d.c)
-    if "location" in include:
-        lo = t_loc.alias("l")
-        joined = joined.outerjoin(
-            lo, sa.and_(lo.c.tenant_id == t_emp.c.tenant_id, lo.c.id == t_emp.c.location_id)
-        )
-        cols += list(lo.c)
-    return sa.select(*cols).select_from(joined)
+def row_layout(shape: EmployeeShape) -> Layout:
+    """{part: {column: position}} for rows of `list_employees(..., shape=shape)`."""
+    layout: Layout = {}
+    pos = 0
+    for name, cols in shape.parts():
+        layout[name] = {c: pos + i for i, c in enumerate(cols)}
+        pos += len(cols)
+    return layout
 
 
-def _select_with(viewer: Viewer, include: Iterable[str]) -> sa.Select[Any]:
-    """Employees plus the related rows asked for, joined in one statement (see `row_layout`);
-    a missing or hidden relation has NULL columns. Built once per shape."""
-    return _select_with_cached(frozenset(include) & frozenset(JOINABLE), viewer.sees_offboarded)
+FULL_LAYOUT = row_layout(FULL_SHAPE)["base"]
+
+
+def _like(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+class _Params:
+    """Positional parameters ($1, $2, ...) for hand-written SQL."""
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+
+    def __call__(self, value: Any, cast: str = "") -> str:
+        self.values.append(value)
+        return f"${len(self.values)}{cast}"
+
+
+def _conditions(
+    viewer: Viewer, f: EmployeeFilter, p: _Params, *, line_of: uuid.UUID | None
+) -> list[str]:
+    """The WHERE conditions of an employee list (alias `e`), validated."""
+    conds: list[str] = []
+    if f.status is not None:
+        if f.status not in EMPLOYEE_STATUSES:
+            raise BadUserInput(f"unknown status {f.status!r}", field="filter.status")
+        if f.status != "active" and not viewer.sees_offboarded:
+            raise Forbidden("only hr_admin and tenant_admin can list offboarded employees")
+        conds.append(f"e.status = {p(f.status)}")
+    elif not viewer.sees_offboarded:
+        raise Forbidden("listing every status (status: null) needs hr_admin or tenant_admin")
+    if f.search:
+        reject_nul(f.search, field="filter.search")
+        term = f.search.strip()
+        if len(term) > 100:
+            raise BadUserInput("search must be at most 100 characters", field="filter.search")
+        if term:
+            pattern = p(_like(term), "::text")
+            conds.append(
+                f"(e.name ilike {pattern} escape '\\' or e.email ilike {pattern} escape '\\')"
+            )
+    if f.department_ids is not None:
+        conds.append(f"e.department_id = any({p(list(f.department_ids), '::uuid[]')})")
+    if f.location_ids is not None:
+        conds.append(f"e.location_id = any({p(list(f.location_ids), '::uuid[]')})")
+    if f.manager_id is not None:
+        conds.append(f"e.manager_id = {p(f.manager_id, '::uuid')}")
+    if f.job_levels is not None:
+        conds.append(f"e.job_level = any({p(list(f.job_levels), '::text[]')})")
+    if line_of is not None:
+        conds.append(f"e.id in ({_LINE_SQL.format(root=p(line_of, '::uuid'))})")
+    return conds
+
+
+# everyone below a manager, all levels (the manager chain is kept acyclic)
+_LINE_SQL = (
+    "with recursive line(id, depth) as ("  # noqa: S608 - constant SQL
+    "select id, 1 from employees where manager_id = {root} and status = 'active' "
+    "union all select c.id, line.depth + 1 from employees c join line on c.manager_id = line.id "
+    f"where c.status = 'active' and line.depth < {MAX_CHAIN_DEPTH}) select id from line"
+)
+_JOINS = {
+    "manager": "left join employees m on m.tenant_id = e.tenant_id and m.id = e.manager_id{extra}",
+    "department": "left join departments d on d.tenant_id = e.tenant_id and d.id = e.department_id",
+    "location": "left join locations l on l.tenant_id = e.tenant_id and l.id = e.location_id",
+}
+_ALIAS = {"base": "e", "manager": "m", "department": "d", "location": "l"}
+
+
+def _page_sql(
+    viewer: Viewer,
+    shape: EmployeeShape,
+    conds: list[str],
+    p: _Params,
+    order: Order,
+    args: PageArgs,
+    with_count: bool,
+) -> tuple[str, int]:
+    """SELECT of one page (+1 row) of `shape`'s columns, and the page size."""
+    for name, cols in shape.parts():
+        if "id" not in cols:
+            raise ValueError(f"shape part {name} must include id")
+    select = [f"{_ALIAS[name]}.{c}" for name, cols in shape.parts() for c in cols]
+    joins = [
+        _JOINS[name].format(extra="" if viewer.sees_offboarded else " and m.status = 'active'")
+        for name, _ in shape.parts()
+        if name != "base"
+    ]
+    where = list(conds)
+    if with_count:
+        inner = " and ".join(conds) or "true"
+        # fragments are constants with $n placeholders: values travel as parameters
+        select.append(f"(select count(*) from employees e where {inner}) as __total")  # noqa: S608
+    backward = args.last is not None and args.first is None
+    size = (args.last if backward else args.first) or 20
+    cols = [f"e.{c.name}" for c in order.columns]
+    casts = ["::text", "::uuid"]
+    for values, forward in ((args.after, True), (args.before, False)):
+        if values is None:
+            continue
+        if len(values) != len(cols):
+            raise BadUserInput("invalid cursor", field="after" if forward else "before")
+        placeholders = ", ".join(p(order.parse[i](v), casts[i]) for i, v in enumerate(values))
+        op = ">" if forward != order.descending else "<"
+        where.append(f"({', '.join(cols)}) {op} ({placeholders})")
+    desc = order.descending != backward
+    order_by = ", ".join(f"{c} {'desc' if desc else 'asc'}" for c in cols)
+    sql = (
+        f"select {', '.join(select)} from employees e {' '.join(joins)} "  # noqa: S608
+        f"where {' and '.join(where) or 'true'} order by {order_by} limit {p(size + 1)}"
+    )
+    return sql, size
 
 
 async def list_employees(
@@ -255,19 +327,28 @@ async def list_employees(
     filter: EmployeeFilter,
     order: str = "NAME_ASC",
     page: PageArgs,
-    include: Iterable[str] = (),
-    extra_conditions: Iterable[Any] = (),
+    shape: EmployeeShape = FULL_SHAPE,
+    line_of: uuid.UUID | None = None,
     with_count: bool = False,
 ) -> Page:
-    conds = [*_filter_conditions(viewer, filter), *extra_conditions]
-    stmt = _select_with(viewer, include).where(*conds)
-    count = sa.select(sa.func.count()).select_from(t_emp).where(*conds)
-    return await paginate(
-        session, stmt, EMPLOYEE_ORDERS[order], page, count_stmt=count, with_count=with_count
+    """A page of employees (of `line_of`'s reporting line, when given). `shape` says which
+    columns and joined relations to fetch; it must include the order's columns. Rows are
+    positional (see `row_layout`). Hand-written SQL: this is the hottest query of the API."""
+    p = _Params()
+    conds = _conditions(viewer, filter, p, line_of=line_of)
+    cond_params = list(p.values)
+    sort = EMPLOYEE_ORDERS[order]
+    sql, size = _page_sql(viewer, shape, conds, p, sort, page, with_count)
+    rows = list(await fetch(session, sql, *p.values))
+    count_sql = (
+        f"select count(*) from employees e where {' and '.join(conds) or 'true'}",  # noqa: S608
+        cond_params,
     )
+    return page_from_rows(rows, size, page, count_sql=count_sql, with_count=with_count)
 
 
 def _line_cte(root: uuid.UUID) -> sa.CTE:
+
     base = (
         sa.select(t_emp.c.id, sa.literal(1).label("depth"))
         .where(t_emp.c.manager_id == root, t_emp.c.status == "active")
@@ -295,19 +376,17 @@ async def list_reporting_line(
     manager_id: uuid.UUID,
     order: str,
     page: PageArgs,
-    include: Iterable[str] = (),
+    shape: EmployeeShape = FULL_SHAPE,
     with_count: bool = False,
 ) -> Page:
-    line = _line_cte(manager_id)
-    in_line = t_emp.c.id.in_(sa.select(line.c.id))
     return await list_employees(
         session,
         viewer,
         filter=EmployeeFilter(status="active"),
         order=order,
         page=page,
-        include=include,
-        extra_conditions=[in_line],
+        shape=shape,
+        line_of=manager_id,
         with_count=with_count,
     )
 
@@ -706,8 +785,14 @@ async def offboard_employee(
         target_id=employee_id,
         changes={
             "status": {"from": "active", "to": "offboarded"},
-            "reassigned_reports": [str(r) for r in moved],
-            "reports_moved_to": str(target) if target else None,
+            **(
+                {
+                    "reassigned_reports": [str(r) for r in moved],
+                    "reports_moved_to": str(target) if target else None,
+                }
+                if moved
+                else {}
+            ),
         },
     )
     return row

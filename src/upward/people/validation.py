@@ -22,7 +22,13 @@ def normalize_email(value: str, *, field: str) -> str:
     return email
 
 
+def reject_nul(value: str | None, *, field: str) -> None:
+    if value is not None and "\x00" in value:
+        raise BadUserInput("must not contain NUL (\\u0000) characters", field=field)
+
+
 def require_text(value: str | None, *, field: str, max_len: int = MAX_NAME) -> str:
+    reject_nul(value, field=field)
     text = (value or "").strip()
     if not text:
         raise BadUserInput("must not be empty", field=field)
@@ -34,6 +40,7 @@ def require_text(value: str | None, *, field: str, max_len: int = MAX_NAME) -> s
 def optional_text(value: str | None, *, field: str, max_len: int = MAX_SHORT) -> str | None:
     if value is None:
         return None
+    reject_nul(value, field=field)
     text = value.strip()
     if len(text) > max_len:
         raise BadUserInput(f"must be at most {max_len} characters", field=field)

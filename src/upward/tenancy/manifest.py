@@ -17,7 +17,16 @@ from upward.people.models import ASSIGNABLE_ROLES, EMPLOYEE_STATUSES
 from upward.people.validation import EMAIL_RE, is_valid_timezone
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
-TOP_KEYS = {"slug", "name", "timezone", "departments", "locations", "employees"}
+TOP_KEYS = {
+    "slug",
+    "name",
+    "timezone",
+    "status",
+    "audit_retention_days",
+    "departments",
+    "locations",
+    "employees",
+}
 DEPARTMENT_KEYS = {"name", "code"}
 LOCATION_KEYS = {"name", "timezone", "country"}
 EMPLOYEE_KEYS = {
@@ -88,6 +97,8 @@ class Manifest:
     departments: list[DepartmentSpec]
     locations: list[LocationSpec]
     employees: list[EmployeeSpec]
+    status: str | None = None  # None: leave as it is
+    audit_retention_days: int | None = None  # None: keep audit events forever
 
 
 class _Checker:
@@ -161,6 +172,14 @@ def validate_manifest(data: dict[str, Any], path: str = "<manifest>") -> Manifes
         c.error("tenant", f"slug {slug!r} must be 2-63 lowercase letters, digits or hyphens")
     tname = c.string("tenant", data, "name", required=True)
     tz = c.tz("tenant", data, "timezone", required=True)
+    tstatus = data.get("status")
+    if tstatus is not None and tstatus not in ("active", "suspended"):
+        c.error("tenant", f"status {tstatus!r} must be 'active' or 'suspended'")
+    retention = data.get("audit_retention_days")
+    if retention is not None and (
+        not isinstance(retention, int) or isinstance(retention, bool) or retention < 1
+    ):
+        c.error("tenant", "'audit_retention_days' must be a positive integer (days)")
 
     departments: list[DepartmentSpec] = []
     for i, d in enumerate(c.tables(data, "departments")):
@@ -277,4 +296,14 @@ def validate_manifest(data: dict[str, Any], path: str = "<manifest>") -> Manifes
     if c.problems:
         raise ManifestError(c.problems)
     assert slug and tname and tz
-    return Manifest(path, slug, tname, tz, departments, locations, employees)
+    return Manifest(
+        path,
+        slug,
+        tname,
+        tz,
+        departments,
+        locations,
+        employees,
+        status=tstatus,
+        audit_retention_days=retention,
+    )

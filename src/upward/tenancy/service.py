@@ -112,22 +112,25 @@ async def apply_manifest(engine: AsyncEngine, manifest: Manifest) -> ApplyResult
             await session.execute(sa.select(t_tenant).where(t_tenant.c.slug == manifest.slug))
         ).first()
         result = ApplyResult(slug=manifest.slug, tenant_id=uuid.uuid4())
+        wanted: dict[str, Any] = {
+            "name": manifest.name,
+            "timezone": manifest.timezone,
+            "audit_retention_days": manifest.audit_retention_days,
+        }
+        if manifest.status is not None:
+            wanted["status"] = manifest.status
         if tenant is None:
             tenant_id = await session.scalar(
-                sa.insert(t_tenant)
-                .values(slug=manifest.slug, name=manifest.name, timezone=manifest.timezone)
-                .returning(t_tenant.c.id)
+                sa.insert(t_tenant).values(slug=manifest.slug, **wanted).returning(t_tenant.c.id)
             )
             result.created["tenant"] = 1
         else:
             tenant_id = tenant.id
-            if (tenant.name, tenant.timezone) != (manifest.name, manifest.timezone):
+            if any(getattr(tenant, k) != v for k, v in wanted.items()):
                 await session.execute(
                     sa.update(t_tenant)
                     .where(t_tenant.c.id == tenant_id)
-                    .values(
-                        name=manifest.name, timezone=manifest.timezone, updated_at=datetime.now(UTC)
-                    )
+                    .values(**wanted, updated_at=datetime.now(UTC))
                 )
                 result.updated["tenant"] = 1
         result.tenant_id = tenant_id
