@@ -183,11 +183,13 @@ class Employee(Node):
 _FULL_DEP = {name: i for i, name in enumerate(service.DEPARTMENT_FIELDS)}
 _FULL_LOC = {name: i for i, name in enumerate(service.LOCATION_FIELDS)}
 _NO_JOINS: service.Layout = {}
+PRESENT = service.PRESENT
 
 # GraphQL field -> the employee columns it reads. Fields with resolvers only need `id`; a field
-# missing from both sets (a new one) makes the query fetch every column.
+# missing from both sets (a new one) makes the query fetch every column. A relation that the
+# list query joins needs no foreign key: the joined part's own columns say whether it exists.
 EMPLOYEE_FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
-    "id": (),
+    "id": ("id",),
     "email": ("email",),
     "name": ("name",),
     "title": ("title",),
@@ -197,18 +199,18 @@ EMPLOYEE_FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
     "manager": ("manager_id",),
     "department": ("department_id",),
     "location": ("location_id",),
-    "hireDate": ("hire_date",),
-    "roles": ("roles",),
-    "offboardedAt": ("offboarded_at",),
+    "hireDate": ("id", "hire_date"),  # private: visibility depends on whose they are
+    "roles": ("id", "roles"),
+    "offboardedAt": ("id", "offboarded_at"),
     "createdAt": ("created_at",),
     "updatedAt": ("updated_at",),
 }
 EMPLOYEE_RESOLVER_FIELDS = frozenset(
     {"__typename", "isManager", "directReports", "reportingLine", "managerChain"}
 )
-DEPARTMENT_FIELD_COLUMNS = {"id": (), "name": ("name",), "code": ("code",), "__typename": ()}
+DEPARTMENT_FIELD_COLUMNS = {"id": ("id",), "name": ("name",), "code": ("code",), "__typename": ()}
 LOCATION_FIELD_COLUMNS = {
-    "id": (),
+    "id": ("id",),
     "name": ("name",),
     "timezone": ("timezone",),
     "country": ("country",),
@@ -216,12 +218,17 @@ LOCATION_FIELD_COLUMNS = {
 }
 
 
-def _employee_columns(names: frozenset[str], extra: tuple[str, ...] = ()) -> tuple[str, ...]:
+def _employee_columns(
+    names: frozenset[str], *, always: tuple[str, ...], joined: frozenset[str] = frozenset()
+) -> tuple[str, ...]:
     if any(n not in EMPLOYEE_FIELD_COLUMNS and n not in EMPLOYEE_RESOLVER_FIELDS for n in names):
         return service.EMPLOYEE_FIELDS
-    cols = {"id", *extra}
+    cols = set(always)
     for n in names:
-        cols.update(EMPLOYEE_FIELD_COLUMNS.get(n, ()))
+        if n in EMPLOYEE_RESOLVER_FIELDS and n != "__typename":
+            cols.add("id")
+        elif n not in joined:
+            cols.update(EMPLOYEE_FIELD_COLUMNS.get(n, ()))
     return tuple(c for c in service.EMPLOYEE_FIELDS if c in cols)
 
 
@@ -230,7 +237,7 @@ def _simple_columns(
 ) -> tuple[str, ...]:
     if any(n not in mapping for n in names):
         return all_cols
-    cols = {"id"}
+    cols = {"name"}  # NOT NULL: tells whether the joined row exists
     for n in names:
         cols.update(mapping[n])
     return tuple(c for c in all_cols if c in cols)
@@ -243,7 +250,7 @@ def employee_shape(info: Info, path: tuple[str, ...], order: Any) -> service.Emp
     order_cols = tuple(c.name for c in order.columns)
     manager = department = location = None
     if "manager" in names:
-        manager = _employee_columns(selected_names(info, (*path, "manager")))
+        manager = _employee_columns(selected_names(info, (*path, "manager")), always=("name",))
     if "department" in names:
         department = _simple_columns(
             selected_names(info, (*path, "department")),
@@ -257,7 +264,9 @@ def employee_shape(info: Info, path: tuple[str, ...], order: Any) -> service.Emp
             service.LOCATION_FIELDS,
         )
     return service.EmployeeShape(
-        base=_employee_columns(names, order_cols),
+        base=_employee_columns(
+            names, always=("id", *order_cols), joined=names & frozenset(service.JOINABLE)
+        ),
         manager=manager,
         department=department,
         location=location,
@@ -346,36 +355,36 @@ class EmployeeRow(Employee):
 
     @property
     def manager(self) -> Any:  # type: ignore[override]
+        jm = self._joins.get("manager")
+        if jm is not None:  # joined: absent, or hidden (offboarded, for a viewer not in HR)
+            if self._r[jm[PRESENT]] is None:
+                return None
+            return EmployeeRow(self._ctx, self._viewer, self._r, jm)
         mid = self._r[self._m["manager_id"]]
         if mid is None:
             return None
-        jm = self._joins.get("manager")
-        if jm is not None:
-            if self._r[jm["id"]] is None:
-                return None  # hidden (offboarded, for a viewer who is not HR)
-            return EmployeeRow(self._ctx, self._viewer, self._r, jm)
         ctx, viewer = self._ctx, self._viewer
         return Lazy(lambda: _load_employee(ctx, viewer, mid))
 
     @property
     def department(self) -> Any:  # type: ignore[override]
+        jd = self._joins.get("department")
+        if jd is not None:
+            return DepartmentRow(self._r, jd) if self._r[jd[PRESENT]] is not None else None
         did = self._r[self._m["department_id"]]
         if did is None:
             return None
-        jd = self._joins.get("department")
-        if jd is not None:
-            return DepartmentRow(self._r, jd) if self._r[jd["id"]] is not None else None
         ctx = self._ctx
         return Lazy(lambda: _load_department(ctx, did))
 
     @property
     def location(self) -> Any:  # type: ignore[override]
+        jl = self._joins.get("location")
+        if jl is not None:
+            return LocationRow(self._r, jl) if self._r[jl[PRESENT]] is not None else None
         lid = self._r[self._m["location_id"]]
         if lid is None:
             return None
-        jl = self._joins.get("location")
-        if jl is not None:
-            return LocationRow(self._r, jl) if self._r[jl["id"]] is not None else None
         ctx = self._ctx
         return Lazy(lambda: _load_location(ctx, lid))
 

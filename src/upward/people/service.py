@@ -192,15 +192,23 @@ class EmployeeShape:
 
 FULL_SHAPE = EmployeeShape()
 Layout = dict[str, dict[str, int]]
+PRESENT = "__present__"
 
 
 @functools.cache
 def row_layout(shape: EmployeeShape) -> Layout:
-    """{part: {column: position}} for rows of `list_employees(..., shape=shape)`."""
+    """{part: {column: position}} for rows of `list_employees(..., shape=shape)`. A joined
+    part also maps PRESENT to one of its NOT NULL columns: NULL there means no related row
+    (none, or hidden from the viewer)."""
     layout: Layout = {}
     pos = 0
     for name, cols in shape.parts():
         layout[name] = {c: pos + i for i, c in enumerate(cols)}
+        if name != "base":
+            present = next((c for c in ("id", "name", "email") if c in cols), None)
+            if present is None:
+                raise ValueError(f"joined part {name} needs id or another NOT NULL column")
+            layout[name][PRESENT] = layout[name][present]
         pos += len(cols)
     return layout
 
@@ -285,9 +293,8 @@ def _page_sql(
     with_count: bool,
 ) -> tuple[str, int]:
     """SELECT of one page (+1 row) of `shape`'s columns, and the page size."""
-    for name, cols in shape.parts():
-        if "id" not in cols:
-            raise ValueError(f"shape part {name} must include id")
+    if "id" not in shape.base:
+        raise ValueError("the employee part of a shape must include id")
     select = [f"{_ALIAS[name]}.{c}" for name, cols in shape.parts() for c in cols]
     joins = [
         _JOINS[name].format(extra="" if viewer.sees_offboarded else " and m.status = 'active'")
