@@ -162,3 +162,26 @@ async def test_models_match_migrations(owner_engine: AsyncEngine) -> None:
         c for c in changes if not (isinstance(c, tuple) and c[0] in ("add_index", "remove_index"))
     ]
     assert relevant == [], relevant
+
+
+async def test_every_tenant_index_leads_with_tenant_id(owner_engine: AsyncEngine) -> None:
+    async with owner_engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                sa.text("""
+            select t.relname as table, i.relname as index,
+                   (select a.attname from pg_attribute a
+                     where a.attrelid = t.oid and a.attnum = x.indkey[0]) as first_col
+            from pg_index x
+            join pg_class i on i.oid = x.indexrelid
+            join pg_class t on t.oid = x.indrelid
+            join pg_namespace n on n.oid = t.relnamespace
+            where n.nspname = 'public'
+              and exists (select 1 from pg_attribute a where a.attrelid = t.oid
+                          and a.attname = 'tenant_id' and not a.attisdropped)
+        """)
+            )
+        ).mappings().all()
+    assert rows
+    for r in rows:
+        assert r["first_col"] == "tenant_id", f"{r['table']}.{r['index']} leads with {r['first_col']}"
