@@ -113,6 +113,8 @@ async def global_session(*, engine: AsyncEngine | None = None) -> AsyncIterator[
         yield session
 
 
+_RAW = "upward.raw_connection"
+
 # Observers of statements sent with `fetch` (SQLAlchemy's own events do not see them); the
 # statement-count tests listen here and to SQLAlchemy's before_cursor_execute.
 STATEMENT_HOOKS: list[Callable[[str], None]] = []
@@ -122,10 +124,18 @@ async def fetch(session: AsyncSession, sql: str, *args: Any) -> list[Any]:
     """Run hand-written SQL ($1, $2, ... parameters) on the session's connection, inside its
     transaction (so under its tenant), returning asyncpg Records. For hot queries only: it skips
     SQLAlchemy's statement compilation and row processing."""
-    conn = await session.connection()
-    adapted = (await conn.get_raw_connection()).dbapi_connection
-    if adapted._transaction is None:  # SQLAlchemy's asyncpg adapter begins lazily
-        await adapted._start_transaction()
+    # The driver connection is cached for the session's current (root) transaction only: after
+    # a commit SQLAlchemy may hand that connection to someone else.
+    root = session.sync_session.get_transaction()
+    cached = session.info.get(_RAW)
+    if cached is not None and root is not None and cached[0] is root:
+        adapted = cached[1]
+    else:
+        conn = await session.connection()
+        adapted = (await conn.get_raw_connection()).dbapi_connection
+        if adapted._transaction is None:  # SQLAlchemy's asyncpg adapter begins lazily
+            await adapted._start_transaction()
+        session.info[_RAW] = (session.sync_session.get_transaction(), adapted)
     for hook in STATEMENT_HOOKS:
         hook(sql)
     try:

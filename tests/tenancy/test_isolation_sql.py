@@ -161,3 +161,24 @@ async def test_policy_is_an_index_condition(owner_engine: AsyncEngine, acme: Ten
             ).scalars()
         )
     assert "Index" in plan and "tenant_id" in plan, plan
+
+
+async def test_raw_fetch_follows_the_session_transaction(
+    app_engine: AsyncEngine, acme: TenantInfo, globex: TenantInfo
+) -> None:
+    """`db.fetch` runs in the session's transaction, under its tenant, and never reuses a
+    connection from an earlier transaction of the same session."""
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from upward.db import fetch
+
+    async with AsyncSession(app_engine) as session:
+        for tenant in (acme, globex, acme):
+            await session.begin()
+            await set_tenant(session, tenant.id)
+            seen = {r[0] for r in await fetch(session, "select distinct tenant_id from employees")}
+            assert seen == {tenant.id}
+            pid_raw = (await fetch(session, "select pg_backend_pid()"))[0][0]
+            pid_sa = await session.scalar(sa.text("select pg_backend_pid()"))
+            assert pid_raw == pid_sa
+            await session.commit()
