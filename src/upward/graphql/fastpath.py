@@ -41,8 +41,8 @@ _counter = itertools.count()
 
 # Compiled plans, shared by requests: the parser cache hands every request of the same query
 # the same AST nodes, so (type, field nodes) identifies a selection. The nodes are kept alive
-# with the plan so their ids cannot be reused. Documents with directives are not compiled
-# (their selections depend on variables).
+# with the plan so their ids cannot be reused. Fragments are part of the document, so they
+# are fine; documents with directives are not compiled (their selections depend on variables).
 _PLANS: dict[tuple[Any, tuple[int, ...]], tuple[tuple[Any, ...], Any]] = {}
 _MAX_PLANS = 4096
 _DIRECTIVE_FREE: dict[int, tuple[Any, bool]] = {}
@@ -72,7 +72,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if cached is None or cached[0] is not doc:
             if len(_DIRECTIVE_FREE) > _MAX_PLANS:
                 _DIRECTIVE_FREE.clear()
-            cached = (doc, not _has_directives(doc) and not self.fragments)
+            cached = (doc, not _has_directives(doc))
             _DIRECTIVE_FREE[id(doc)] = cached
         self._enabled = cached[1]
 
