@@ -185,34 +185,26 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         inner = gql_type.of_type if non_null else gql_type
         null_line = "raise FB" if non_null else "{target} = None"
 
-        if isinstance(inner, (GraphQLScalarType, GraphQLEnumType)):
-            ser = f"ser{next(_counter)}"
-            env[ser] = inner.serialize
+        def through(complete_value: Callable[[Any], Any]) -> Callable[[str, str], list[str]]:
+            """Lines that complete `var` into `target` with `complete_value`."""
+            fn = f"f{next(_counter)}"
+            env[fn] = complete_value
 
-            def leaf(var: str, target: str) -> list[str]:
-                return [
-                    f"if {var} is None: " + null_line.format(target=target),
-                    f"elif {var}.__class__ is Lazy: raise FB",
-                    f"else: {target} = {ser}({var})",
-                ]
-
-            return leaf
-
-        if isinstance(inner, GraphQLObjectType):
-            sub = self._plan(inner, fdl)
-            if sub is None:
-                return None
-            fn = f"sub{next(_counter)}"
-            env[fn] = sub
-
-            def obj(var: str, target: str) -> list[str]:
+            def lines(var: str, target: str) -> list[str]:
                 return [
                     f"if {var} is None: " + null_line.format(target=target),
                     f"elif {var}.__class__ is Lazy: raise FB",
                     f"else: {target} = {fn}({var})",
                 ]
 
-            return obj
+            return lines
+
+        if isinstance(inner, (GraphQLScalarType, GraphQLEnumType)):
+            return through(inner.serialize)
+
+        if isinstance(inner, GraphQLObjectType):
+            sub = self._plan(inner, fdl)
+            return through(sub) if sub is not None else None
 
         if isinstance(inner, GraphQLList):
             item = self._value_code(inner.of_type, fdl, env)

@@ -273,6 +273,15 @@ def employee_shape(info: Info, path: tuple[str, ...], order: Any) -> service.Emp
     )
 
 
+def _col(name: str) -> property:
+    """A field read from the row through the object's column map."""
+    return property(lambda self: self._r[self._m[name]])
+
+
+def _gid(type_name: str) -> property:
+    return property(lambda self: to_global_id(type_name, self._r[self._m["id"]]))
+
+
 class DepartmentRow(Department):
     """A Department read from a row through its column map, field by field, on demand."""
 
@@ -281,10 +290,10 @@ class DepartmentRow(Department):
     def __init__(self, row: Any, m: dict[str, int]) -> None:
         self._r, self._m = row, m
 
-    _raw_id = property(lambda self: self._r[self._m["id"]])
-    id = property(lambda self: to_global_id("Department", self._r[self._m["id"]]))
-    name = property(lambda self: self._r[self._m["name"]])
-    code = property(lambda self: self._r[self._m["code"]])
+    _raw_id = _col("id")
+    id = _gid("Department")
+    name = _col("name")
+    code = _col("code")
 
 
 class LocationRow(Location):
@@ -295,15 +304,11 @@ class LocationRow(Location):
     def __init__(self, row: Any, m: dict[str, int]) -> None:
         self._r, self._m = row, m
 
-    _raw_id = property(lambda self: self._r[self._m["id"]])
-    id = property(lambda self: to_global_id("Location", self._r[self._m["id"]]))
-    name = property(lambda self: self._r[self._m["name"]])
-    timezone = property(lambda self: self._r[self._m["timezone"]])
-    country = property(lambda self: self._r[self._m["country"]])
-
-
-def _col(name: str) -> property:
-    return property(lambda self: self._r[self._m[name]])
+    _raw_id = _col("id")
+    id = _gid("Location")
+    name = _col("name")
+    timezone = _col("timezone")
+    country = _col("country")
 
 
 def _private(name: str) -> property:
@@ -345,9 +350,7 @@ class EmployeeRow(Employee):
     roles = _private("roles")
     offboarded_at = _private("offboarded_at")
 
-    @property
-    def id(self) -> str:  # type: ignore[override]
-        return to_global_id("Employee", self._r[self._m["id"]])
+    id = _gid("Employee")
 
     @property
     def status(self) -> EmployeeStatus:  # type: ignore[override]

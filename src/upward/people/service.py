@@ -453,6 +453,19 @@ def _is_unique_violation(exc: IntegrityError) -> bool:
     return code == "23505"
 
 
+async def _write_employee(session: AsyncSession, stmt: Any) -> Any:
+    """Insert or update one employee in a savepoint; a taken email is a CONFLICT."""
+    try:
+        async with session.begin_nested():
+            return (await session.execute(stmt.returning(t_emp))).one()
+    except IntegrityError as exc:
+        if _is_unique_violation(exc):
+            raise Conflict(
+                "an employee with this email already exists", field="input.email"
+            ) from exc
+        raise
+
+
 async def _lock_org_chart(session: AsyncSession, principal: Principal) -> None:
     """Serialize manager-graph changes within a tenant, so two concurrent moves cannot
     together create a cycle (or strand the last tenant admin)."""
@@ -542,24 +555,9 @@ async def create_employee(
     await _require_exists(session, t_loc, location_id, field="input.locationId", what="location")
     if manager_id is not None:
         await _require_active_employee(session, manager_id, field="input.managerId")
-    taken = await session.scalar(sa.select(t_emp.c.id).where(t_emp.c.email == values["email"]))
-    if taken is not None:
-        raise Conflict("an employee with this email already exists", field="input.email")
-    try:
-        async with session.begin_nested():
-            row = (
-                await session.execute(
-                    sa.insert(t_emp)
-                    .values(tenant_id=principal.tenant_id, **values)
-                    .returning(t_emp)
-                )
-            ).one()
-    except IntegrityError as exc:
-        if _is_unique_violation(exc):
-            raise Conflict(
-                "an employee with this email already exists", field="input.email"
-            ) from exc
-        raise
+    row = await _write_employee(
+        session, sa.insert(t_emp).values(tenant_id=principal.tenant_id, **values)
+    )
     await audit.record(
         session,
         principal,
@@ -633,30 +631,10 @@ async def update_employee(
     changes = audit.diff(before, values)
     row = current
     if changes:
-        if "email" in changes:
-            taken = await session.scalar(
-                sa.select(t_emp.c.id).where(
-                    t_emp.c.email == values["email"], t_emp.c.id != employee_id
-                )
-            )
-            if taken is not None:
-                raise Conflict("an employee with this email already exists", field="input.email")
-        try:
-            async with session.begin_nested():
-                row = (
-                    await session.execute(
-                        sa.update(t_emp)
-                        .where(t_emp.c.id == employee_id)
-                        .values(**values, updated_at=_now())
-                        .returning(t_emp)
-                    )
-                ).one()
-        except IntegrityError as exc:
-            if _is_unique_violation(exc):
-                raise Conflict(
-                    "an employee with this email already exists", field="input.email"
-                ) from exc
-            raise
+        row = await _write_employee(
+            session,
+            sa.update(t_emp).where(t_emp.c.id == employee_id).values(**values, updated_at=_now()),
+        )
     await audit.record(
         session,
         principal,
