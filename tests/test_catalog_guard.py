@@ -167,8 +167,9 @@ async def test_models_match_migrations(owner_engine: AsyncEngine) -> None:
 async def test_every_tenant_index_leads_with_tenant_id(owner_engine: AsyncEngine) -> None:
     async with owner_engine.connect() as conn:
         rows = (
-            await conn.execute(
-                sa.text("""
+            (
+                await conn.execute(
+                    sa.text("""
             select t.relname as table, i.relname as index,
                    (select a.attname from pg_attribute a
                      where a.attrelid = t.oid and a.attnum = x.indkey[0]) as first_col
@@ -180,8 +181,45 @@ async def test_every_tenant_index_leads_with_tenant_id(owner_engine: AsyncEngine
               and exists (select 1 from pg_attribute a where a.attrelid = t.oid
                           and a.attname = 'tenant_id' and not a.attisdropped)
         """)
+                )
             )
-        ).mappings().all()
+            .mappings()
+            .all()
+        )
     assert rows
     for r in rows:
-        assert r["first_col"] == "tenant_id", f"{r['table']}.{r['index']} leads with {r['first_col']}"
+        assert r["first_col"] == "tenant_id", (
+            f"{r['table']}.{r['index']} leads with {r['first_col']}"
+        )
+
+
+async def test_no_security_definer_functions(owner_engine: AsyncEngine) -> None:
+    """Functions run as their caller, so RLS applies inside them too."""
+    async with owner_engine.connect() as conn:
+        definers = (
+            (
+                await conn.execute(
+                    sa.text(
+                        "select p.proname from pg_proc p join pg_namespace n on n.oid = p.pronamespace "
+                        "where n.nspname = 'public' and p.prosecdef"
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        executable = (
+            (
+                await conn.execute(
+                    sa.text(
+                        "select p.proname from pg_proc p join pg_namespace n on n.oid = p.pronamespace "
+                        "where n.nspname = 'public' and has_function_privilege('upward_app', p.oid, "
+                        "'EXECUTE')"
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert definers == []
+    assert "upward_authenticate" in executable

@@ -18,6 +18,47 @@ depends_on: str | Sequence[str] | None = None
 
 TENANT_TABLES = ("departments", "locations", "employees", "audit_events")
 
+AUTHENTICATE_SIGNATURE = "upward_authenticate(uuid, text, uuid, text)"
+_EMPLOYEE_COLS = (
+    "e.tenant_id, e.id, e.email, e.name, e.title, e.job_level, e.manager_id, e.department_id, "
+    "e.location_id, e.roles, e.status, e.timezone, e.hire_date, e.offboarded_at, e.created_at, "
+    "e.updated_at, exists(select 1 from employees r where r.tenant_id = e.tenant_id "
+    "and r.manager_id = e.id and r.status = 'active'), t.slug, t.timezone"
+)
+AUTHENTICATE_FUNCTION = f"""
+CREATE FUNCTION upward_authenticate(
+    p_tenant_id uuid, p_tenant_slug text, p_employee_id uuid, p_email text
+) RETURNS TABLE (
+    tenant_id uuid, id uuid, email text, name text, title text, job_level text,
+    manager_id uuid, department_id uuid, location_id uuid, roles text[], status text,
+    timezone text, hire_date date, offboarded_at timestamptz, created_at timestamptz,
+    updated_at timestamptz, has_reports boolean, tenant_slug text, tenant_timezone text
+) LANGUAGE plpgsql SECURITY INVOKER STABLE AS $fn$
+#variable_conflict use_column
+DECLARE
+    t tenants%ROWTYPE;
+BEGIN
+    IF p_tenant_id IS NOT NULL THEN
+        SELECT * INTO t FROM tenants WHERE tenants.id = p_tenant_id AND tenants.status = 'active';
+    ELSE
+        SELECT * INTO t FROM tenants
+         WHERE tenants.slug = p_tenant_slug AND tenants.status = 'active';
+    END IF;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    PERFORM set_config('app.tenant_id', t.id::text, true);
+    IF p_employee_id IS NOT NULL THEN
+        RETURN QUERY SELECT {_EMPLOYEE_COLS} FROM (SELECT 1) AS one
+            LEFT JOIN employees e ON e.id = p_employee_id AND e.status = 'active';
+    ELSE
+        RETURN QUERY SELECT {_EMPLOYEE_COLS} FROM (SELECT 1) AS one
+            LEFT JOIN employees e ON e.email = p_email AND e.status = 'active';
+    END IF;
+END
+$fn$
+"""  # noqa: S608 - constant SQL
+
 
 def upgrade() -> None:
     op.execute(CREATE_APP_ROLE)
@@ -160,8 +201,18 @@ def upgrade() -> None:
     for stmt in tenant_table_security("audit_events", privileges="SELECT, INSERT, DELETE"):
         op.execute(stmt)
 
+    # --- authentication in one round trip ---------------------------------------------------
+    # SECURITY INVOKER: it runs as the caller (upward_app), under RLS. It finds the active
+    # tenant, sets app.tenant_id for the transaction, then looks the employee up under that
+    # tenant (statements of a plpgsql function run in order, so RLS sees the setting).
+    # No row: no such active tenant. A row with a NULL id: no such active employee.
+    op.execute(AUTHENTICATE_FUNCTION)
+    op.execute(f"REVOKE ALL ON FUNCTION {AUTHENTICATE_SIGNATURE} FROM PUBLIC")
+    op.execute(f"GRANT EXECUTE ON FUNCTION {AUTHENTICATE_SIGNATURE} TO upward_app")
+
 
 def downgrade() -> None:
+    op.execute(f"DROP FUNCTION {AUTHENTICATE_SIGNATURE}")
     for table in reversed(TENANT_TABLES):
         for stmt in drop_tenant_table_security(table):
             op.execute(stmt)

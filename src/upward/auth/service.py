@@ -16,29 +16,12 @@ from upward.auth.principal import EMPLOYEE, MANAGER, Principal
 from upward.auth.tokens import Claims, verifier
 from upward.db import fetch
 from upward.errors import Unauthenticated
-from upward.people.service import EMPLOYEE_COLUMNS
 
-# Every authenticated request runs these two: hand-written SQL through `db.fetch`.
-_TENANT_BY_SLUG = (
-    "select id, slug, timezone, set_config('app.tenant_id', id::text, true) "
-    "from tenants where slug = $1 and status = 'active'"
-)
-_TENANT_BY_ID = (
-    "select id, slug, timezone, set_config('app.tenant_id', id::text, true) "
-    "from tenants where id = $1::uuid and status = 'active'"
-)
-_HAS_REPORTS = (
-    "exists(select 1 from employees r where r.tenant_id = e.tenant_id "
-    "and r.manager_id = e.id and r.status = 'active') as has_reports"
-)
-_EMPLOYEE_BY_ID = (
-    f"select {EMPLOYEE_COLUMNS}, {_HAS_REPORTS} from employees e "  # noqa: S608 - constants
-    "where e.id = $1::uuid and e.status = 'active'"
-)
-_EMPLOYEE_BY_EMAIL = (
-    f"select {EMPLOYEE_COLUMNS}, {_HAS_REPORTS} from employees e "  # noqa: S608 - constants
-    "where e.email = $1 and e.status = 'active'"
-)
+# One round trip: the function (created by the first migration, SECURITY INVOKER, so under
+# RLS) finds the active tenant, sets app.tenant_id for this transaction and looks the employee
+# up under it. Columns: the employee's (as in EMPLOYEE_FIELDS), has_reports, tenant slug and
+# timezone. No row: no such active tenant; a NULL id: no such active employee.
+_AUTHENTICATE = "select * from upward_authenticate($1::uuid, $2::text, $3::uuid, $4::text)"
 
 
 def _as_uuid(value: str) -> uuid.UUID | None:
@@ -58,31 +41,29 @@ async def verify_bearer(token: str) -> Claims:
 
 async def principal_from_claims(session: AsyncSession, claims: Claims) -> tuple[Principal, Any]:
     """Resolve tenant and employee; returns the principal and the employee row."""
-    tid_uuid = _as_uuid(claims.tid)
-    tenants = await fetch(
-        session, _TENANT_BY_ID if tid_uuid else _TENANT_BY_SLUG, tid_uuid or claims.tid
-    )
-    if not tenants:
-        raise Unauthenticated("unknown or suspended tenant")
-    tenant = tenants[0]
-    sub_uuid = _as_uuid(claims.sub)
+    tid_uuid, sub_uuid = _as_uuid(claims.tid), _as_uuid(claims.sub)
     rows = await fetch(
         session,
-        _EMPLOYEE_BY_ID if sub_uuid else _EMPLOYEE_BY_EMAIL,
-        sub_uuid or claims.sub.strip().lower(),
+        _AUTHENTICATE,
+        tid_uuid,
+        None if tid_uuid else claims.tid,
+        sub_uuid,
+        None if sub_uuid else claims.sub.strip().lower(),
     )
     if not rows:
-        raise Unauthenticated("unknown or offboarded employee")
+        raise Unauthenticated("unknown or suspended tenant")
     row = rows[0]
+    if row["id"] is None:
+        raise Unauthenticated("unknown or offboarded employee")
     roles = {EMPLOYEE, *row["roles"]}
     if row["has_reports"]:
         roles.add(MANAGER)
     principal = Principal(
-        tenant_id=tenant["id"],
-        tenant_slug=tenant["slug"],
+        tenant_id=row["tenant_id"],
+        tenant_slug=row["tenant_slug"],
         kind="user",
         employee_id=row["id"],
         roles=frozenset(roles),
-        tenant_timezone=tenant["timezone"],
+        tenant_timezone=row["tenant_timezone"],
     )
     return principal, row
