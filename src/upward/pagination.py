@@ -33,6 +33,8 @@ class Order:
     descending: bool = False
     # converts cursor values (JSON) back to column values, one per column
     parse: tuple[Callable[[Any], Any], ...] = ()
+    # Postgres types of the columns, for hand-written keyset conditions
+    sql_types: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)

@@ -153,6 +153,7 @@ def _order(column: str, descending: bool) -> Order:
         columns=(col, t_emp.c.id),
         descending=descending,
         parse=(str, uuid.UUID),
+        sql_types=("text", "uuid"),
     )
 
 
@@ -242,7 +243,7 @@ def _conditions(
             raise BadUserInput(f"unknown status {f.status!r}", field="filter.status")
         if f.status != "active" and not viewer.sees_offboarded:
             raise Forbidden("only hr_admin and tenant_admin can list offboarded employees")
-        conds.append(f"e.status = {p(f.status)}")
+        conds.append(f"e.status = '{f.status}'")  # a validated constant: plans can use it
     elif not viewer.sees_offboarded:
         raise Forbidden("listing every status (status: null) needs hr_admin or tenant_admin")
     if f.search:
@@ -309,13 +310,18 @@ def _page_sql(
     backward = args.last is not None and args.first is None
     size = (args.last if backward else args.first) or 20
     cols = [f"e.{c.name}" for c in order.columns]
-    casts = ["::text", "::uuid"]
     for values, forward in ((args.after, True), (args.before, False)):
         if values is None:
             continue
+        field = "after" if forward else "before"
         if len(values) != len(cols):
-            raise BadUserInput("invalid cursor", field="after" if forward else "before")
-        placeholders = ", ".join(p(order.parse[i](v), casts[i]) for i, v in enumerate(values))
+            raise BadUserInput("invalid cursor", field=field)
+        try:
+            placeholders = ", ".join(
+                p(order.parse[i](v), f"::{order.sql_types[i]}") for i, v in enumerate(values)
+            )
+        except (TypeError, ValueError):
+            raise BadUserInput("invalid cursor", field=field) from None
         op = ">" if forward != order.descending else "<"
         where.append(f"({', '.join(cols)}) {op} ({placeholders})")
     desc = order.descending != backward
