@@ -467,3 +467,29 @@ class TestEdgeInputs:
                 {"t": t.id},
             )
         assert (kept, lost) == (1, 0)
+
+
+class TestConcurrency:
+    async def test_concurrent_moves_cannot_close_a_cycle(self, gql: GQL, t: TenantInfo) -> None:
+        """Pat under Lee and Lee under Pat, at the same time: the org-chart lock serializes
+        them, so exactly one wins and the other sees the cycle."""
+        import asyncio
+
+        q = """mutation($e: ID!, $m: ID) { changeManager(employeeId: $e, managerId: $m) {
+                 employee { manager { name } } } }"""
+        tok = t.token("hr@t.example")
+        for _ in range(5):
+            a, b = await asyncio.gather(
+                gql(q, {"e": t.gid("peer@t.example"), "m": t.gid("lead@t.example")}, token=tok),
+                gql(q, {"e": t.gid("lead@t.example"), "m": t.gid("peer@t.example")}, token=tok),
+            )
+            outcomes = sorted(
+                [
+                    "ok" if "errors" not in r else r["errors"][0]["extensions"]["code"]
+                    for r in (a, b)
+                ]
+            )
+            assert outcomes == ["BAD_USER_INPUT", "ok"], (a, b)
+            # put both back under Bo for the next round
+            for who in ("peer@t.example", "lead@t.example"):
+                await gql.ok(q, {"e": t.gid(who), "m": t.gid("boss@t.example")}, token=tok)
