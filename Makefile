@@ -36,7 +36,7 @@ fmt: $(STAMP)
 schema: $(STAMP)  ## re-export schema.graphql from the code
 	$(BIN)/upward export-schema -o schema.graphql
 
-bench: $(STAMP)  ## data generator + benchmark table (needs DATABASE_URL/REDIS_URL or embedded)
+bench: $(STAMP)  ## data generator + benchmark table (BENCH_DATABASE_URL/BENCH_REDIS_URL, default: local server)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
