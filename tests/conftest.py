@@ -28,8 +28,10 @@ os.environ.setdefault("UPWARD_ENV", "test")
 os.environ.setdefault("UPWARD_LOG_LEVEL", "WARNING")
 os.environ["UPWARD_DRAMATIQ_NAMESPACE"] = f"upward-test-{uuid.uuid4().hex[:8]}"
 
+from upward.settings import get_settings  # noqa: E402
+
 _embedded = None
-if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
+if not get_settings().database_url or not get_settings().redis_url:  # environment or .env
     from upward.embedded import ensure_services
 
     _embedded = ensure_services(ROOT / ".data" / "test", database="postgres")
@@ -43,7 +45,7 @@ def _with_db(url: str, db: str) -> str:
 def _create_database() -> None:
     from upward.settings import sqlalchemy_url
 
-    admin_url = os.environ["DATABASE_URL"]
+    admin_url = get_settings().owner_url()
 
     async def go() -> None:
         engine = create_async_engine(sqlalchemy_url(admin_url), isolation_level="AUTOCOMMIT")
@@ -60,6 +62,8 @@ def _create_database() -> None:
 
     asyncio.run(go())
     os.environ["DATABASE_URL"] = _with_db(admin_url, TEST_DB)
+    if not os.environ.get("REDIS_URL"):
+        os.environ["REDIS_URL"] = str(get_settings().redis_url)
 
 
 _create_database()

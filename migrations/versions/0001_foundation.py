@@ -33,7 +33,7 @@ CREATE FUNCTION upward_authenticate(
     manager_id uuid, department_id uuid, location_id uuid, roles text[], status text,
     timezone text, hire_date date, offboarded_at timestamptz, created_at timestamptz,
     updated_at timestamptz, has_reports boolean, tenant_slug text, tenant_timezone text
-) LANGUAGE plpgsql SECURITY INVOKER STABLE AS $fn$
+) LANGUAGE plpgsql SECURITY INVOKER VOLATILE AS $fn$
 #variable_conflict use_column
 DECLARE
     t tenants%ROWTYPE;

@@ -215,3 +215,24 @@ def test_json_logs_carry_request_tenant_and_operation() -> None:
         request_id_var.reset(tokens[0])
     assert line["request_id"] == "rid-1" and line["tenant"] == "acme"
     assert line["operation"] == "Op" and line["status"] == 200 and line["msg"] == "request"
+
+
+async def test_database_error_in_a_query_field_is_not_a_failed_request(
+    gql: GQL, tok: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A query's transaction is rolled back, not committed: a field whose SQL fails is that
+    field's error (here it nulls `data`: both root fields are non-null), not a failed commit."""
+    import sqlalchemy as sa
+
+    from upward.people import service
+
+    async def division_by_zero(session: Any) -> Any:
+        await session.execute(sa.text("select 1 / 0"))
+
+    monkeypatch.setattr(service, "list_locations", division_by_zero)
+    r = await gql.raw("{ me { name } locations { name } }", token=tok)
+    assert r.status_code == 200
+    body = r.json()
+    assert [(e["path"], e["extensions"]["code"]) for e in body["errors"]] == [
+        (["locations"], "INTERNAL")
+    ]

@@ -27,8 +27,9 @@ async def test_no_tenant_set_sees_zero_rows(
     async with owner_engine.connect() as conn:
         tables = list((await conn.execute(TENANT_TABLES_SQL)).scalars())
         assert {"employees", "departments", "locations", "audit_events"} <= set(tables)
-        for table in tables:  # there is data to hide
-            assert await conn.scalar(sa.text(f"select count(*) from {table}")) > 0, table
+        for table in tables:  # there is data to hide, or "zero rows" proves nothing
+            n = await conn.scalar(sa.text(f"select count(*) from {table}"))
+            assert n > 0, f"{table} is empty: seed it (demo manifests or a session fixture)"
     async with app_engine.connect() as conn:
         async with conn.begin():
             for table in tables:

@@ -206,9 +206,35 @@ async def test_tenant_status_and_retention_keys(owner_engine: AsyncEngine) -> No
 
 
 def test_cli_suspend_and_activate(make_tenant_sync: Any) -> None:
+    import asyncio
+
     slug = make_tenant_sync
     assert cli_main(["tenants", "suspend", slug]) == 0
     assert cli_main(["tenants", "activate", "no-such-tenant"]) == 1
+
+    async def state() -> tuple[str, list[str]]:
+        from upward.db import dispose_engines, owner_engine
+
+        async with owner_engine().connect() as conn:
+            status = await conn.scalar(
+                sa.text("select status from tenants where slug = :s"), {"s": slug}
+            )
+            actions = list(
+                (
+                    await conn.execute(
+                        sa.text(
+                            "select a.action from audit_events a join tenants t on t.id = a.tenant_id "
+                            "where t.slug = :s order by a.occurred_at"
+                        ),
+                        {"s": slug},
+                    )
+                ).scalars()
+            )
+        await dispose_engines()
+        return status, actions
+
+    status, actions = asyncio.run(state())
+    assert status == "suspended" and actions[-1] == "tenant.suspend"
 
 
 @pytest.fixture

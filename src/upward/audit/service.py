@@ -14,6 +14,7 @@ from upward.audit.models import AuditEvent
 from upward.auth.principal import Principal
 from upward.observability import request_id_var
 from upward.pagination import Order, Page, PageArgs, paginate
+from upward.people.validation import reject_nul
 
 t_audit = AuditEvent.__table__
 
@@ -89,6 +90,8 @@ async def list_events(
     with_count: bool = False,
 ) -> Page:
     principal.require_tenant_admin("reading audit events")
+    for name in ("action", "target_type"):
+        reject_nul(getattr(filter, name), field=f"filter.{name}")
     conds: list[Any] = []
     if filter.action:
         conds.append(t_audit.c.action == filter.action)

@@ -39,6 +39,7 @@ class RequestContext:
         self._lock = asyncio.Lock()
         self._after_commit: list[Callable[[], Any]] = []
         self._cache: dict[str, Any] = {}
+        self.wrote = False  # a mutation field ran: the transaction is committed, not rolled back
 
     # --- auth -------------------------------------------------------------------------------
 
@@ -81,6 +82,7 @@ class RequestContext:
         """A savepoint around one mutation field: its writes and its audit event, or nothing."""
         principal = self.require_principal()
         async with self.session() as s, s.begin_nested():
+            self.wrote = True
             yield s, principal
 
     def after_commit(self, fn: Callable[[], Any]) -> None:

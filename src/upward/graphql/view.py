@@ -1,7 +1,9 @@
 """The /graphql endpoint: strawberry's ASGI view with our context, error format and transaction.
 
-One request = one transaction: committed after execution if no internal error happened, rolled
-back otherwise. Failed mutation fields already rolled back to their own savepoint.
+One request = one transaction. Each mutation field runs in its own savepoint (a failed one,
+expected or not, is undone there); after execution the transaction is committed if a mutation
+ran, and rolled back otherwise (a query writes nothing, and a database error in one query field
+must not turn the whole answer into a failed commit).
 """
 
 from __future__ import annotations
@@ -91,9 +93,9 @@ class UpwardGraphQL(GraphQL):
         if ctx is not None:
             op_name = operation_var.get()
             # Commit what succeeded: every mutation field ran in its own savepoint, so a failed
-            # one (expected or not) has already been undone; queries wrote nothing.
+            # one (expected or not) has already been undone. Queries wrote nothing: roll back.
             try:
-                await ctx.finish(commit=True)
+                await ctx.finish(commit=ctx.wrote)
             except Exception:
                 log.exception("commit failed")
                 rid = request_id_var.get() or "-"

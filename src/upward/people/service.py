@@ -263,6 +263,8 @@ def _conditions(
     if f.manager_id is not None:
         conds.append(f"e.manager_id = {p(f.manager_id, '::uuid')}")
     if f.job_levels is not None:
+        for level in f.job_levels:
+            reject_nul(level, field="filter.jobLevels")
         conds.append(f"e.job_level = any({p(list(f.job_levels), '::text[]')})")
     if line_of is not None:
         conds.append(f"e.id in ({_LINE_SQL.format(root=p(line_of, '::uuid'))})")
@@ -361,7 +363,6 @@ async def list_employees(
 
 
 def _line_cte(root: uuid.UUID) -> sa.CTE:
-
     base = (
         sa.select(t_emp.c.id, sa.literal(1).label("depth"))
         .where(t_emp.c.manager_id == root, t_emp.c.status == "active")

@@ -59,13 +59,28 @@ async def get_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> Any:
 
 
 async def set_tenant_status(engine: AsyncEngine, slug: str, status: str) -> bool:
-    async with engine.begin() as conn:
-        result = await conn.execute(
-            sa.update(t_tenant)
-            .where(t_tenant.c.slug == slug)
-            .values(status=status, updated_at=datetime.now(UTC))
+    """Suspend or reactivate a tenant (effective on its next request or job), audited."""
+    async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+        row = (
+            await session.execute(
+                sa.update(t_tenant)
+                .where(t_tenant.c.slug == slug)
+                .values(status=status, updated_at=datetime.now(UTC))
+                .returning(t_tenant.c.id)
+            )
+        ).first()
+        if row is None:
+            return False
+        await set_tenant(session, row.id)
+        await audit.record(
+            session,
+            Principal.system(row.id, slug),
+            action=f"tenant.{'activate' if status == 'active' else 'suspend'}",
+            target_type="Tenant",
+            target_id=row.id,
+            changes={"status": status},
         )
-        return (result.rowcount or 0) > 0
+    return True
 
 
 async def _upsert_named(
