@@ -362,25 +362,9 @@ async def list_employees(
     return page_from_rows(rows, size, page, count_sql=count_sql, with_count=with_count)
 
 
-def _line_cte(root: uuid.UUID) -> sa.CTE:
-    base = (
-        sa.select(t_emp.c.id, sa.literal(1).label("depth"))
-        .where(t_emp.c.manager_id == root, t_emp.c.status == "active")
-        .cte("line", recursive=True)
-    )
-    child = t_emp.alias("c")
-    return base.union_all(
-        sa.select(child.c.id, (base.c.depth + 1).label("depth")).where(
-            child.c.manager_id == base.c.id,
-            child.c.status == "active",
-            base.c.depth < MAX_CHAIN_DEPTH,
-        )
-    )
-
-
 async def reporting_line_ids(session: AsyncSession, root: uuid.UUID) -> list[uuid.UUID]:
-    line = _line_cte(root)
-    return list((await session.execute(sa.select(line.c.id))).scalars().all())
+    """Everyone below `root`, all levels (active people only)."""
+    return [r[0] for r in await fetch(session, _LINE_SQL.format(root="$1::uuid"), root)]
 
 
 async def list_reporting_line(
