@@ -185,15 +185,18 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         inner = gql_type.of_type if non_null else gql_type
         null_line = "raise FB" if non_null else "{target} = None"
 
-        def through(complete_value: Callable[[Any], Any]) -> Callable[[str, str], list[str]]:
-            """Lines that complete `var` into `target` with `complete_value`."""
+        def through(
+            complete_value: Callable[[Any], Any], unusual: str = "{var}.__class__ is Lazy"
+        ) -> Callable[[str, str], list[str]]:
+            """Lines that complete `var` into `target` with `complete_value`: null as the type
+            allows, and anything `unusual` back to the general path."""
             fn = f"f{next(_counter)}"
             env[fn] = complete_value
 
             def lines(var: str, target: str) -> list[str]:
                 return [
                     f"if {var} is None: " + null_line.format(target=target),
-                    f"elif {var}.__class__ is Lazy: raise FB",
+                    f"elif {unusual.format(var=var)}: raise FB",
                     f"else: {target} = {fn}({var})",
                 ]
 
@@ -218,13 +221,5 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 + ["        acc.append(r)", "    return acc"]
             )
             exec(compile(env_code, f"<fastpath list {helper}>", "exec"), env)  # noqa: S102
-
-            def lst(var: str, target: str) -> list[str]:
-                return [
-                    f"if {var} is None: " + null_line.format(target=target),
-                    f"elif not isinstance({var}, (list, tuple)): raise FB",
-                    f"else: {target} = {helper}({var})",
-                ]
-
-            return lst
+            return through(env[helper], unusual="not isinstance({var}, (list, tuple))")
         return None  # interfaces and unions go through the general path

@@ -282,28 +282,29 @@ def _gid(type_name: str) -> property:
     return property(lambda self: to_global_id(type_name, self._r[self._m["id"]]))
 
 
-class DepartmentRow(Department):
-    """A Department read from a row through its column map, field by field, on demand."""
+class _RowView:
+    """A row and the map of its columns (name -> position) for the fields of one object."""
 
     __slots__ = ("_m", "_r")
 
     def __init__(self, row: Any, m: dict[str, int]) -> None:
         self._r, self._m = row, m
 
+
+class DepartmentRow(_RowView, Department):
+    """A Department read from a row through its column map, field by field, on demand."""
+
+    __slots__ = ()
     _raw_id = _col("id")
     id = _gid("Department")
     name = _col("name")
     code = _col("code")
 
 
-class LocationRow(Location):
+class LocationRow(_RowView, Location):
     """A Location read from a row through its column map, field by field, on demand."""
 
-    __slots__ = ("_m", "_r")
-
-    def __init__(self, row: Any, m: dict[str, int]) -> None:
-        self._r, self._m = row, m
-
+    __slots__ = ()
     _raw_id = _col("id")
     id = _gid("Location")
     name = _col("name")
