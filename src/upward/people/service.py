@@ -328,9 +328,11 @@ def _page_sql(
         where.append(f"({', '.join(cols)}) {op} ({placeholders})")
     desc = order.descending != backward
     order_by = ", ".join(f"{c} {'desc' if desc else 'asc'}" for c in cols)
+    # The limit is a literal (an int we computed): with no parameter the first page's statement
+    # is planned once per connection instead of at every execution (~0.7 ms of planning).
     sql = (
         f"select {', '.join(select)} from employees e {' '.join(joins)} "  # noqa: S608
-        f"where {' and '.join(where) or 'true'} order by {order_by} limit {p(size + 1)}"
+        f"where {' and '.join(where) or 'true'} order by {order_by} limit {int(size) + 1:d}"
     )
     return sql, size
 
