@@ -74,21 +74,23 @@ class RequestMiddleware:
                 message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
             await send(message)
 
-        too_large = _json(
-            {
-                "errors": [
-                    {
-                        "message": f"request body exceeds {self.max_body} bytes",
-                        "extensions": {"code": "PAYLOAD_TOO_LARGE"},
-                    }
-                ]
-            },
-            413,
-        )
+        def too_large() -> Response:
+            return _json(
+                {
+                    "errors": [
+                        {
+                            "message": f"request body exceeds {self.max_body} bytes",
+                            "extensions": {"code": "PAYLOAD_TOO_LARGE"},
+                        }
+                    ]
+                },
+                413,
+            )
+
         length = headers.get(b"content-length")
         try:
             if length is not None and (not length.isdigit() or int(length) > self.max_body):
-                await too_large(scope, receive, send_wrapper)
+                await too_large()(scope, receive, send_wrapper)
                 return
             received = 0
 
@@ -105,7 +107,7 @@ class RequestMiddleware:
                 await self.app(scope, receive_limited, send_wrapper)
             except _BodyTooLarge:
                 if not status["started"]:
-                    await too_large(scope, receive, send_wrapper)
+                    await too_large()(scope, receive, send_wrapper)
         finally:
             elapsed_ms = round((time.perf_counter() - started) * 1000, 2)
             path = scope.get("path", "")
