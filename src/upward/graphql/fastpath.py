@@ -36,6 +36,7 @@ class _Fallback(Exception):
 
 
 _NOT_COMPILABLE = object()
+_AS_IS = {"String": "str", "ID": "str", "Boolean": "bool"}  # not Int: it checks the range
 _counter = itertools.count()
 
 
@@ -186,16 +187,22 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         null_line = "raise FB" if non_null else "{target} = None"
 
         def through(
-            complete_value: Callable[[Any], Any], unusual: str = "{var}.__class__ is Lazy"
+            complete_value: Callable[[Any], Any],
+            unusual: str = "{var}.__class__ is Lazy",
+            as_is: str | None = None,
         ) -> Callable[[str, str], list[str]]:
             """Lines that complete `var` into `target` with `complete_value`: null as the type
-            allows, and anything `unusual` back to the general path."""
+            allows, values of class `as_is` unchanged (what the serializer would return),
+            anything `unusual` back to the general path."""
             fn = f"f{next(_counter)}"
             env[fn] = complete_value
 
             def lines(var: str, target: str) -> list[str]:
+                out = [f"if {var} is None: " + null_line.format(target=target)]
+                if as_is is not None:
+                    out.append(f"elif {var}.__class__ is {as_is}: {target} = {var}")
                 return [
-                    f"if {var} is None: " + null_line.format(target=target),
+                    *out,
                     f"elif {unusual.format(var=var)}: raise FB",
                     f"else: {target} = {fn}({var})",
                 ]
@@ -203,7 +210,9 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return lines
 
         if isinstance(inner, (GraphQLScalarType, GraphQLEnumType)):
-            return through(inner.serialize)
+            # graphql-core's String and ID serializers return a str unchanged and Boolean a
+            # bool: skip the call for those
+            return through(inner.serialize, as_is=_AS_IS.get(inner.name))
 
         if isinstance(inner, GraphQLObjectType):
             sub = self._plan(inner, fdl)
