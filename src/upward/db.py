@@ -115,27 +115,34 @@ async def global_session(*, engine: AsyncEngine | None = None) -> AsyncIterator[
 
 _RAW = "upward.raw_connection"
 
+# What services run statements on: an ORM session (workers, provisioning) or a Core connection
+# (the request path); both execute, scalar, begin_nested and carry `info`.
+Executor = AsyncSession | AsyncConnection
+
 # Observers of statements sent with `fetch` (SQLAlchemy's own events do not see them); the
 # statement-count tests listen here and to SQLAlchemy's before_cursor_execute.
 STATEMENT_HOOKS: list[Callable[[str], None]] = []
 
 
-async def fetch(session: AsyncSession, sql: str, *args: Any) -> list[Any]:
+async def fetch(session: Executor, sql: str, *args: Any) -> list[Any]:
     """Run hand-written SQL ($1, $2, ... parameters) on the session's connection, inside its
     transaction (so under its tenant), returning asyncpg Records. For hot queries only: it skips
     SQLAlchemy's statement compilation and row processing."""
     # The driver connection is cached for the session's current (root) transaction only: after
     # a commit SQLAlchemy may hand that connection to someone else.
-    root = session.sync_session.get_transaction()
+    if isinstance(session, AsyncConnection):
+        conn, sync = session, session.sync_connection
+    else:
+        conn, sync = await session.connection(), session.sync_session
+    root = sync.get_transaction()
     cached = session.info.get(_RAW)
     if cached is not None and root is not None and cached[0] is root:
         adapted = cached[1]
     else:
-        conn = await session.connection()
         adapted = (await conn.get_raw_connection()).dbapi_connection
         if adapted._transaction is None:  # SQLAlchemy's asyncpg adapter begins lazily
             await adapted._start_transaction()
-        session.info[_RAW] = (session.sync_session.get_transaction(), adapted)
+        session.info[_RAW] = (sync.get_transaction(), adapted)
     for hook in STATEMENT_HOOKS:
         hook(sql)
     try:
@@ -145,7 +152,7 @@ async def fetch(session: AsyncSession, sql: str, *args: Any) -> list[Any]:
         raise
 
 
-async def fetchval(session: AsyncSession, sql: str, *args: Any) -> Any:
+async def fetchval(session: Executor, sql: str, *args: Any) -> Any:
     rows = await fetch(session, sql, *args)
     return rows[0][0] if rows else None
 

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement, Select
+
+from upward.db import Executor
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +69,7 @@ def _order_by(order: Order, reverse: bool) -> list[ColumnElement[Any]]:
 
 
 async def paginate(
-    session: AsyncSession,
+    session: Executor,
     stmt: Select[Any],
     order: Order,
     args: PageArgs,

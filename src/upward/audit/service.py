@@ -8,10 +8,10 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from upward.audit.models import AuditEvent
 from upward.auth.principal import Principal
+from upward.db import Executor
 from upward.observability import request_id_var
 from upward.pagination import Order, Page, PageArgs, paginate
 from upward.people.validation import reject_nul
@@ -41,7 +41,7 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
 
 
 async def record(
-    session: AsyncSession,
+    session: Executor,
     principal: Principal,
     *,
     action: str,
@@ -82,7 +82,7 @@ AUDIT_ORDER = Order(
 
 
 async def list_events(
-    session: AsyncSession,
+    session: Executor,
     principal: Principal,
     *,
     filter: AuditFilter,
@@ -110,11 +110,11 @@ async def list_events(
     return await paginate(session, stmt, AUDIT_ORDER, page, count_stmt=count, with_count=with_count)
 
 
-async def get_events(session: AsyncSession, ids: list[uuid.UUID]) -> list[Any]:
+async def get_events(session: Executor, ids: list[uuid.UUID]) -> list[Any]:
     return list((await session.execute(sa.select(t_audit).where(t_audit.c.id.in_(ids)))).all())
 
 
-async def prune_expired(session: AsyncSession, *, retention_days: int) -> int:
+async def prune_expired(session: Executor, *, retention_days: int) -> int:
     """Delete events older than the retention; returns how many were deleted."""
     result = await session.execute(
         sa.delete(t_audit).where(

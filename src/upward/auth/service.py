@@ -10,11 +10,9 @@ import asyncio
 import uuid
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from upward.auth.principal import EMPLOYEE, MANAGER, Principal
 from upward.auth.tokens import Claims, verifier
-from upward.db import fetch
+from upward.db import Executor, fetch
 from upward.errors import Unauthenticated
 
 # One round trip: the function (created by the first migration, SECURITY INVOKER, so under
@@ -39,7 +37,7 @@ async def verify_bearer(token: str) -> Claims:
     return v.verify(token)
 
 
-async def principal_from_claims(session: AsyncSession, claims: Claims) -> tuple[Principal, Any]:
+async def principal_from_claims(session: Executor, claims: Claims) -> tuple[Principal, Any]:
     """Resolve tenant and employee; returns the principal and the employee row."""
     tid_uuid, sub_uuid = _as_uuid(claims.tid), _as_uuid(claims.sub)
     rows = await fetch(

@@ -14,12 +14,11 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
 from upward.auth.principal import Principal
 from upward.auth.service import principal_from_claims, verify_bearer
-from upward.db import app_engine
+from upward.db import Executor, app_engine
 from upward.errors import Unauthenticated, UpwardError
 from upward.observability import tenant_var
 from upward.settings import Settings, get_settings
@@ -35,7 +34,9 @@ class RequestContext:
         self.principal: Principal | None = None
         self.me_row: Any = None
         self.auth_error: UpwardError | None = None
-        self._session: AsyncSession | None = None
+        # a Core connection, not an ORM session: services only execute statements, and a
+        # session object per request costs ~0.2 ms of CPU
+        self._session: Executor | None = None
         self._lock = asyncio.Lock()
         self._after_commit: list[Callable[[], Any]] = []
         self._cache: dict[str, Any] = {}
@@ -70,15 +71,16 @@ class RequestContext:
     # --- database ---------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
+    async def session(self) -> AsyncIterator[Executor]:
         async with self._lock:
             if self._session is None:
-                self._session = AsyncSession(app_engine(), expire_on_commit=False)
-                await self._session.begin()
+                conn = await app_engine().connect()
+                await conn.begin()
+                self._session = conn
             yield self._session
 
     @asynccontextmanager
-    async def mutation(self) -> AsyncIterator[tuple[AsyncSession, Principal]]:
+    async def mutation(self) -> AsyncIterator[tuple[Executor, Principal]]:
         """A savepoint around one mutation field: its writes and its audit event, or nothing."""
         principal = self.require_principal()
         async with self.session() as s, s.begin_nested():

@@ -15,11 +15,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from upward.audit import service as audit
 from upward.auth.principal import Principal
-from upward.db import fetch
+from upward.db import Executor, fetch
 from upward.errors import BadUserInput, Conflict, Forbidden, NotFound
 from upward.pagination import Order, Page, PageArgs, page_from_rows
 from upward.people.models import (
@@ -87,7 +86,7 @@ class Viewer:
         return self.principal.is_hr
 
 
-async def load_viewer(session: AsyncSession, principal: Principal) -> Viewer:
+async def load_viewer(session: Executor, principal: Principal) -> Viewer:
     line: frozenset[uuid.UUID] = frozenset()
     if principal.is_manager and not principal.is_hr and principal.employee_id:
         line = frozenset(await reporting_line_ids(session, principal.employee_id))
@@ -102,7 +101,7 @@ def _visible(viewer: Viewer, table: sa.Table = t_emp) -> list[Any]:
 
 
 async def employees_by_ids(
-    session: AsyncSession, viewer: Viewer, ids: Iterable[uuid.UUID]
+    session: Executor, viewer: Viewer, ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, Any]:
     ids = list(set(ids))
     if not ids:
@@ -111,9 +110,7 @@ async def employees_by_ids(
     return {row.id: row for row in (await session.execute(stmt)).all()}
 
 
-async def departments_by_ids(
-    session: AsyncSession, ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, Any]:
+async def departments_by_ids(session: Executor, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Any]:
     ids = list(set(ids))
     if not ids:
         return {}
@@ -121,7 +118,7 @@ async def departments_by_ids(
     return {row.id: row for row in rows}
 
 
-async def locations_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Any]:
+async def locations_by_ids(session: Executor, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Any]:
     ids = list(set(ids))
     if not ids:
         return {}
@@ -129,7 +126,7 @@ async def locations_by_ids(session: AsyncSession, ids: Iterable[uuid.UUID]) -> d
     return {row.id: row for row in rows}
 
 
-async def get_employee(session: AsyncSession, viewer: Viewer, employee_id: uuid.UUID) -> Any:
+async def get_employee(session: Executor, viewer: Viewer, employee_id: uuid.UUID) -> Any:
     row = (await employees_by_ids(session, viewer, [employee_id])).get(employee_id)
     if row is None:
         raise NotFound("no employee with this id")
@@ -338,7 +335,7 @@ def _page_sql(
 
 
 async def list_employees(
-    session: AsyncSession,
+    session: Executor,
     viewer: Viewer,
     *,
     filter: EmployeeFilter,
@@ -364,13 +361,13 @@ async def list_employees(
     return page_from_rows(rows, size, page, count_sql=count_sql, with_count=with_count)
 
 
-async def reporting_line_ids(session: AsyncSession, root: uuid.UUID) -> list[uuid.UUID]:
+async def reporting_line_ids(session: Executor, root: uuid.UUID) -> list[uuid.UUID]:
     """Everyone below `root`, all levels (active people only)."""
     return [r[0] for r in await fetch(session, _LINE_SQL.format(root="$1::uuid"), root)]
 
 
 async def list_reporting_line(
-    session: AsyncSession,
+    session: Executor,
     viewer: Viewer,
     *,
     manager_id: uuid.UUID,
@@ -391,7 +388,7 @@ async def list_reporting_line(
     )
 
 
-async def manager_chain(session: AsyncSession, viewer: Viewer, employee_id: uuid.UUID) -> list[Any]:
+async def manager_chain(session: Executor, viewer: Viewer, employee_id: uuid.UUID) -> list[Any]:
     """The managers above an employee, nearest first."""
     up = (
         sa.select(t_emp.c.manager_id.label("id"), sa.literal(1).label("depth"))
@@ -413,7 +410,7 @@ async def manager_chain(session: AsyncSession, viewer: Viewer, employee_id: uuid
     return list((await session.execute(stmt)).all())
 
 
-async def has_reports(session: AsyncSession, ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+async def has_reports(session: Executor, ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
     ids = list(set(ids))
     if not ids:
         return set()
@@ -425,11 +422,11 @@ async def has_reports(session: AsyncSession, ids: Iterable[uuid.UUID]) -> set[uu
     return set((await session.execute(stmt)).scalars().all())
 
 
-async def list_departments(session: AsyncSession) -> list[Any]:
+async def list_departments(session: Executor) -> list[Any]:
     return list((await session.execute(sa.select(t_dep).order_by(t_dep.c.name))).all())
 
 
-async def list_locations(session: AsyncSession) -> list[Any]:
+async def list_locations(session: Executor) -> list[Any]:
     return list((await session.execute(sa.select(t_loc).order_by(t_loc.c.name))).all())
 
 
@@ -446,7 +443,7 @@ def _is_unique_violation(exc: IntegrityError) -> bool:
     return code == "23505"
 
 
-async def _write_employee(session: AsyncSession, stmt: Any) -> Any:
+async def _write_employee(session: Executor, stmt: Any) -> Any:
     """Insert or update one employee in a savepoint; a taken email is a CONFLICT."""
     try:
         async with session.begin_nested():
@@ -459,7 +456,7 @@ async def _write_employee(session: AsyncSession, stmt: Any) -> Any:
         raise
 
 
-async def _lock_org_chart(session: AsyncSession, principal: Principal) -> None:
+async def _lock_org_chart(session: Executor, principal: Principal) -> None:
     """Serialize manager-graph changes within a tenant, so two concurrent moves cannot
     together create a cycle (or strand the last tenant admin)."""
     await session.execute(
@@ -468,9 +465,7 @@ async def _lock_org_chart(session: AsyncSession, principal: Principal) -> None:
     )
 
 
-async def _require_active_employee(
-    session: AsyncSession, employee_id: uuid.UUID, *, field: str
-) -> Any:
+async def _require_active_employee(session: Executor, employee_id: uuid.UUID, *, field: str) -> Any:
     row = (await session.execute(sa.select(t_emp).where(t_emp.c.id == employee_id))).first()
     if row is None or row.status != "active":
         raise BadUserInput("no active employee with this id", field=field)
@@ -478,7 +473,7 @@ async def _require_active_employee(
 
 
 async def _require_exists(
-    session: AsyncSession, table: sa.Table, row_id: uuid.UUID | None, *, field: str, what: str
+    session: Executor, table: sa.Table, row_id: uuid.UUID | None, *, field: str, what: str
 ) -> None:
     if row_id is None:
         return
@@ -499,7 +494,7 @@ def _check_roles(principal: Principal, roles: Iterable[str] | None, *, field: st
     return out
 
 
-async def _count_tenant_admins(session: AsyncSession, *, excluding: uuid.UUID) -> int:
+async def _count_tenant_admins(session: Executor, *, excluding: uuid.UUID) -> int:
     stmt = (
         sa.select(sa.func.count())
         .select_from(t_emp)
@@ -513,7 +508,7 @@ async def _count_tenant_admins(session: AsyncSession, *, excluding: uuid.UUID) -
 
 
 async def create_employee(
-    session: AsyncSession,
+    session: Executor,
     principal: Principal,
     *,
     email: str,
@@ -576,7 +571,7 @@ EMPLOYEE_PATCHABLE = {
 
 
 async def update_employee(
-    session: AsyncSession, principal: Principal, employee_id: uuid.UUID, patch: dict[str, Any]
+    session: Executor, principal: Principal, employee_id: uuid.UUID, patch: dict[str, Any]
 ) -> Any:
     """Change the given fields (only those present in `patch`)."""
     principal.require_hr("updating employees")
@@ -640,7 +635,7 @@ async def update_employee(
 
 
 async def change_manager(
-    session: AsyncSession,
+    session: Executor,
     principal: Principal,
     employee_id: uuid.UUID,
     manager_id: uuid.UUID | None,
@@ -687,7 +682,7 @@ async def change_manager(
 
 
 async def offboard_employee(
-    session: AsyncSession,
+    session: Executor,
     principal: Principal,
     employee_id: uuid.UUID,
     *,
@@ -780,7 +775,7 @@ async def offboard_employee(
 
 
 async def _write_named(
-    session: AsyncSession,
+    session: Executor,
     principal: Principal,
     table: sa.Table,
     kind: str,
@@ -841,7 +836,7 @@ async def _write_named(
 
 
 async def create_department(
-    session: AsyncSession, principal: Principal, *, name: str, code: str | None = None
+    session: Executor, principal: Principal, *, name: str, code: str | None = None
 ) -> Any:
     return await _write_named(
         session,
@@ -854,7 +849,7 @@ async def create_department(
 
 
 async def update_department(
-    session: AsyncSession, principal: Principal, department_id: uuid.UUID, patch: dict[str, Any]
+    session: Executor, principal: Principal, department_id: uuid.UUID, patch: dict[str, Any]
 ) -> Any:
     values: dict[str, Any] = {}
     if "name" in patch:
@@ -865,7 +860,7 @@ async def update_department(
 
 
 async def create_location(
-    session: AsyncSession,
+    session: Executor,
     principal: Principal,
     *,
     name: str,
@@ -887,7 +882,7 @@ async def create_location(
 
 
 async def update_location(
-    session: AsyncSession, principal: Principal, location_id: uuid.UUID, patch: dict[str, Any]
+    session: Executor, principal: Principal, location_id: uuid.UUID, patch: dict[str, Any]
 ) -> Any:
     values: dict[str, Any] = {}
     if "name" in patch:
