@@ -236,3 +236,23 @@ async def test_database_error_in_a_query_field_is_not_a_failed_request(
     assert [(e["path"], e["extensions"]["code"]) for e in body["errors"]] == [
         (["locations"], "INTERNAL")
     ]
+
+
+async def test_introspection_can_be_disabled() -> None:
+    from upward.graphql.schema import build_schema
+    from upward.settings import Settings
+
+    closed = build_schema(Settings(introspection=False, env="test"))
+    result = await closed.execute("{ __schema { queryType { name } } }")
+    assert result.errors and "introspection" in result.errors[0].message.lower()
+    opened = build_schema(Settings(env="test"))
+    assert (await opened.execute("{ __schema { queryType { name } } }")).errors is None
+    prod = Settings(
+        env="production",
+        jwt_secret="s" * 40,
+        cursor_secret="c" * 40,
+        database_url="postgresql://x/y",
+        redis_url="redis://x",
+        app_db_password="p" * 20,
+    )
+    assert not prod.introspection_enabled and not prod.graphiql_enabled

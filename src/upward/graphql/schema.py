@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
-from functools import partial
 from typing import Any
 
 import strawberry
-from strawberry.extensions import (
-    AddValidationRules,
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
+from graphql import DocumentNode, GraphQLError, parse, validate
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
@@ -66,8 +59,36 @@ class Mutation(PeopleMutation):
     pass
 
 
-class OperationName(SchemaExtension):
-    """Puts the operation name in the log context and metrics."""
+@functools.lru_cache(maxsize=1000)
+def _parse(query: str, max_tokens: int) -> DocumentNode:
+    return parse(query, max_tokens=max_tokens)
+
+
+@functools.lru_cache(maxsize=1000)
+def _validate(schema: Any, document: DocumentNode, rules: tuple[Any, ...]) -> list[GraphQLError]:
+    return validate(schema, document, rules)
+
+
+class RequestPipeline(SchemaExtension):
+    """One extension for the whole request pipeline (each extension costs a little on every
+    request): documents parsed with a token limit and cached by their text, validated with
+    the limit rules and cached, and the operation name put in the log context and metrics."""
+
+    max_tokens = 3000
+    rules: tuple[Any, ...] = ()
+
+    def on_parse(self) -> Iterator[None]:
+        ec = self.execution_context
+        ec.graphql_document = _parse(ec.query, self.max_tokens)
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        ec = self.execution_context
+        ec.validation_rules = (*ec.validation_rules, *self.rules)
+        ec.pre_execution_errors = _validate(
+            ec.schema._schema, ec.graphql_document, ec.validation_rules
+        )
+        yield
 
     def on_execute(self) -> Iterator[None]:
         operation_var.set(self.execution_context.operation_name)
@@ -81,22 +102,21 @@ class UpwardSchema(strawberry.Schema):
 
 def build_schema(settings: Settings | None = None, *, fast_path: bool = True) -> strawberry.Schema:
     settings = settings or get_settings()
-    # factories: strawberry builds the extensions per request (the caches are module-level)
     # The limit rules are built once: the validation cache is keyed by the rule classes, and
     # each QueryDepthLimiter/MaxAliasesLimiter instance would otherwise make fresh ones.
-    limit_rules = [
+    rules = [
         *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
     ]
-    extensions: list[Any] = [
-        partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
-        partial(ParserCache, maxsize=1000),
-        partial(AddValidationRules, limit_rules),
-        partial(ValidationCache, maxsize=1000),
-        OperationName,
-    ]
     if not settings.introspection_enabled:
-        extensions.append(DisableIntrospection)
+        rules.append(NoSchemaIntrospectionCustomRule)
+    # strawberry builds extensions per request from this class (the caches are module-level)
+    pipeline = type(
+        "RequestPipeline",
+        (RequestPipeline,),
+        {"max_tokens": settings.max_tokens, "rules": tuple(rules)},
+    )
+    extensions: list[Any] = [pipeline]
     return UpwardSchema(
         query=Query,
         mutation=Mutation,
