@@ -256,3 +256,21 @@ async def test_introspection_can_be_disabled() -> None:
         app_db_password="p" * 20,
     )
     assert not prod.introspection_enabled and not prod.graphiql_enabled
+
+
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        ([{"query": "{ me { name } }"}], "Batching is not enabled"),
+        ({"variables": {}}, "No GraphQL query found in the request"),
+        ({"query": 5}, "`query` must be a string"),
+        ({"query": "{ me { name } }", "variables": [1]}, "`variables` must be an object"),
+        ({"query": "{ me { name } }", "extensions": "x"}, "`extensions` must be an object"),
+        ({"query": "{ me { name } }", "operationName": 3}, "`operationName` must be a string"),
+    ],
+)
+async def test_malformed_requests_are_400(gql: GQL, tok: str, payload: Any, message: str) -> None:
+    r = await gql.client.post("/graphql", json=payload, headers={"authorization": f"Bearer {tok}"})
+    assert r.status_code == 400
+    err = r.json()["errors"][0]
+    assert err["extensions"]["code"] == "BAD_REQUEST" and message in err["message"]

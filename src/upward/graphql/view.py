@@ -19,12 +19,26 @@ from starlette.responses import Response
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from upward.graphql.context import RequestContext
 from upward.graphql.errors import format_error
 from upward.observability import GRAPHQL_LATENCY, operation_label, operation_var, request_id_var
 
 log = logging.getLogger(__name__)
+
+
+_POST_OPERATIONS = OperationType.from_http("POST")
+_STREAMING = ("multipart/mixed", "text/event-stream")
+
+
+def _plain_json_post(request: Request) -> bool:
+    headers = request.headers
+    return (
+        request.method == "POST"
+        and headers.get("content-type", "").startswith("application/json")
+        and not any(kind in headers.get("accept", "") for kind in _STREAMING)
+    )
 
 
 class UpwardGraphQL(GraphQL):
@@ -56,6 +70,45 @@ class UpwardGraphQL(GraphQL):
             data["extensions"] = result.extensions
         return data
 
+    async def _run_json_post(self, request: Request) -> Response:
+        """The common case, a POSTed JSON operation, without strawberry's HTTP view around it
+        (GET, GraphiQL, multipart and streaming still go through it): same checks, same
+        answers, ~0.1 ms less per request."""
+        try:
+            data = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            raise HTTPException(400, "Unable to parse request body as JSON") from None
+        if not isinstance(data, dict):
+            raise HTTPException(400, "Batching is not enabled")
+        query, variables = data.get("query"), data.get("variables")
+        operation_name, extensions = data.get("operationName"), data.get("extensions")
+        if query is None:
+            raise HTTPException(400, "No GraphQL query found in the request")
+        if not isinstance(query, str):
+            raise HTTPException(
+                400, "The GraphQL operation's `query` must be a string or null, if provided."
+            )
+        for name, value in (("variables", variables), ("extensions", extensions)):
+            if not isinstance(value, (dict, type(None))):
+                raise HTTPException(
+                    400, f"The GraphQL operation's `{name}` must be an object or null, if provided."
+                )
+        if not isinstance(operation_name, (str, type(None))):
+            raise HTTPException(400, "The GraphQL operation's `operationName` must be a string.")
+        context = await self.get_context(request)
+        result = await self.schema.execute(
+            query,
+            variable_values=variables,
+            context_value=context,
+            operation_name=operation_name,
+            allowed_operation_types=_POST_OPERATIONS,
+            operation_extensions=extensions,
+        )
+        if not isinstance(result, ExecutionResult):  # no subscriptions or @defer in the schema yet
+            raise HTTPException(400, "This operation needs a streaming transport")
+        body = await self.process_result(request, result)
+        return Response(orjson.dumps(body), media_type="application/json")
+
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
@@ -83,7 +136,10 @@ class UpwardGraphQL(GraphQL):
         started = time.perf_counter()
         op_name = None
         try:
-            response = await super().run(request)
+            if _plain_json_post(request):
+                response = await self._run_json_post(request)
+            else:
+                response = await super().run(request)
         except BaseException:
             ctx = getattr(request.state, "upward_ctx", None)
             if ctx is not None:
