@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 3_000
+    max_query_cost: int = 5_000  # objects a query may ask for, page sizes multiplied
     cors_origins: list[str] = Field(
         default_factory=list, description="Browser origins allowed to call the API (CORS)"
     )

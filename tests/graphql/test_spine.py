@@ -274,3 +274,21 @@ async def test_malformed_requests_are_400(gql: GQL, tok: str, payload: Any, mess
     assert r.status_code == 400
     err = r.json()["errors"][0]
     assert err["extensions"]["code"] == "BAD_REQUEST" and message in err["message"]
+
+
+async def test_nested_pages_are_refused_by_cost(gql: GQL, tok: str) -> None:
+    nested = """query Nested { employees(first: 100) { edges { node {
+        directReports(first: 100) { edges { node { name } } } } } } }"""
+    body = await gql(nested, token=tok)
+    err = only_error(body)
+    assert err["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    assert "query cost" in err["message"] and "5000" in err["message"]
+    # through fragments and variables too
+    hidden = """query($n: Int) { employees(first: $n) { ...E } }
+        fragment E on EmployeeConnection { edges { node { reportingLine { edges { node {
+          directReports { totalCount } } } } } } }"""
+    assert error_codes(await gql(hidden, {"n": 10}, token=tok)) == ["QUERY_TOO_COMPLEX"]
+    # the directory page itself is far below the limit
+    page = """{ employees(first: 100) { totalCount edges { node { id name email
+        manager { name } department { name } location { name } } } } }"""
+    assert (await gql.ok(page, token=tok))["employees"]["totalCount"] > 0

@@ -12,7 +12,7 @@ from upward.observability import GRAPHQL_ERRORS
 
 log = logging.getLogger("upward.graphql")
 
-LIMIT_MARKERS = ("exceeds maximum operation depth", "aliases found. Allowed", "more than")
+LIMIT_MARKERS = ("exceeds maximum operation depth", "aliases found. Allowed", "has a query cost of")
 # variable values that do not fit their declared type (not validation of the document)
 COERCION = ("has invalid value", "got invalid value", "was not provided", "must not be null")
 # Postgres rejects some text no matter where it comes from (NUL bytes, invalid encodings)
@@ -41,7 +41,7 @@ def classify(error: GraphQLError) -> tuple[str, dict[str, Any]]:
             if "tokens" in message and "more than" in message:
                 return "QUERY_TOO_COMPLEX", {}
             return "GRAPHQL_PARSE_FAILED", {}
-        if any(m in message for m in LIMIT_MARKERS[:2]):
+        if any(m in message for m in LIMIT_MARKERS):
             return "QUERY_TOO_COMPLEX", {}
         return "GRAPHQL_VALIDATION_FAILED", {}
     return "INTERNAL", {}

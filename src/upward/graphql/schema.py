@@ -15,6 +15,7 @@ from strawberry.types import Info
 
 from upward.audit.schema import AuditQuery
 from upward.errors import BadUserInput
+from upward.graphql.cost import make_cost_rule
 from upward.graphql.fastpath import FastExecutionContext
 from upward.graphql.lazy import default_resolver
 from upward.graphql.node import Node, resolve_nodes
@@ -107,6 +108,7 @@ def build_schema(settings: Settings | None = None, *, fast_path: bool = True) ->
     rules = [
         *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+        make_cost_rule(settings.max_query_cost),
     ]
     if not settings.introspection_enabled:
         rules.append(NoSchemaIntrospectionCustomRule)
