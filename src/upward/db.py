@@ -135,14 +135,16 @@ async def fetch(session: Executor, sql: str, *args: Any) -> list[Any]:
     else:
         conn, sync = await session.connection(), session.sync_session
     root = sync.get_transaction()
+    if root is None:  # the tenant is set per transaction: there must be one
+        raise RuntimeError("upward.db.fetch needs an open transaction (begin() first)")
     cached = session.info.get(_RAW)
-    if cached is not None and root is not None and cached[0] is root:
+    if cached is not None and cached[0] is root:
         adapted = cached[1]
     else:
         adapted = (await conn.get_raw_connection()).dbapi_connection
         if adapted._transaction is None:  # SQLAlchemy's asyncpg adapter begins lazily
             await adapted._start_transaction()
-        session.info[_RAW] = (sync.get_transaction(), adapted)
+        session.info[_RAW] = (root, adapted)
     for hook in STATEMENT_HOOKS:
         hook(sql)
     try:
