@@ -22,6 +22,7 @@ from upward.graphql.relay import (
     to_global_id,
     wants_total,
 )
+from upward.graphql.selection import Selection
 from upward.people.loaders import viewer_of
 from upward.people.schema import Employee, _load_employee
 
@@ -126,6 +127,6 @@ class AuditQuery:
         viewer = await viewer_of(ctx)
         async with ctx.session() as s:
             page = await service.list_events(
-                s, principal, filter=sf, page=args, with_count=wants_total(info)
+                s, principal, filter=sf, page=args, with_count=wants_total(Selection(info))
             )
         return build_connection(ctx, page, service.AUDIT_ORDER, lambda r: audit_obj(ctx, viewer, r))

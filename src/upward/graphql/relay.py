@@ -15,6 +15,7 @@ import strawberry
 
 from upward.db import fetchval
 from upward.errors import BadUserInput
+from upward.graphql.selection import Selection
 from upward.pagination import Order, Page, PageArgs
 
 if TYPE_CHECKING:
@@ -156,11 +157,9 @@ def page_args(
     )
 
 
-def wants_total(info: Any) -> bool:
+def wants_total(selection: Selection) -> bool:
     """Whether the connection's `totalCount` is selected (then it is fetched with the page)."""
-    from upward.graphql.selection import selected_names
-
-    return "totalCount" in selected_names(info, ())
+    return "totalCount" in selection.names(())
 
 
 class LazyEdge:

@@ -16,16 +16,23 @@ def _fields(selections: Iterable[Any]) -> Iterable[SelectedField]:
             yield from _fields(sel.selections)
 
 
-def selected_names(info: Any, path: tuple[str, ...]) -> frozenset[str]:
-    """Every field name selected at `path` below the current field (any alias, through
-    fragments; fields under @include/@skip count as selected)."""
-    level: list[Any] = []
-    for field in info.selected_fields:
-        level.extend(field.selections)
-    for name in path:
-        nxt: list[Any] = []
-        for f in _fields(level):
-            if f.name == name:
-                nxt.extend(f.selections)
-        level = nxt
-    return frozenset(f.name for f in _fields(level))
+class Selection:
+    """What the client selected below the current field, converted once: strawberry rebuilds
+    the whole tree on every `info.selected_fields`, and a list field asks several questions."""
+
+    __slots__ = ("_top",)
+
+    def __init__(self, info: Any) -> None:
+        self._top = [sel for field in info.selected_fields for sel in field.selections]
+
+    def names(self, path: tuple[str, ...]) -> frozenset[str]:
+        """Every field name selected at `path` (any alias, through fragments; fields under
+        @include/@skip count as selected)."""
+        level: list[Any] = self._top
+        for name in path:
+            nxt: list[Any] = []
+            for f in _fields(level):
+                if f.name == name:
+                    nxt.extend(f.selections)
+            level = nxt
+        return frozenset(f.name for f in _fields(level))

@@ -26,7 +26,7 @@ from upward.graphql.relay import (
     to_global_id,
     wants_total,
 )
-from upward.graphql.selection import selected_names
+from upward.graphql.selection import Selection
 from upward.people import service
 from upward.people.loaders import (
     department_by_id_loader,
@@ -151,7 +151,8 @@ class Employee(Node):
         viewer = await viewer_of(ctx)
         order = service.EMPLOYEE_ORDERS[order_by.value]
         args = page_args(ctx, order, first=first, after=after, last=last, before=before)
-        shape = employee_shape(info, ("edges", "node"), order)
+        selection = Selection(info)
+        shape = employee_shape(selection, ("edges", "node"), order)
         layout = service.row_layout(shape)
         async with ctx.session() as s:
             page = await service.list_reporting_line(
@@ -161,7 +162,7 @@ class Employee(Node):
                 order=order_by.value,
                 page=args,
                 shape=shape,
-                with_count=wants_total(info),
+                with_count=wants_total(selection),
             )
         return build_connection(
             ctx,
@@ -243,23 +244,25 @@ def _simple_columns(
     return tuple(c for c in all_cols if c in cols)
 
 
-def employee_shape(info: Info, path: tuple[str, ...], order: Any) -> service.EmployeeShape:
+def employee_shape(
+    selection: Selection, path: tuple[str, ...], order: Any
+) -> service.EmployeeShape:
     """The columns a list field's selection reads at `path` (e.g. edges.node), joining the
     manager, department and location when they are selected."""
-    names = selected_names(info, path)
+    names = selection.names(path)
     order_cols = tuple(c.name for c in order.columns)
     manager = department = location = None
     if "manager" in names:
-        manager = _employee_columns(selected_names(info, (*path, "manager")), always=("name",))
+        manager = _employee_columns(selection.names((*path, "manager")), always=("name",))
     if "department" in names:
         department = _simple_columns(
-            selected_names(info, (*path, "department")),
+            selection.names((*path, "department")),
             DEPARTMENT_FIELD_COLUMNS,
             service.DEPARTMENT_FIELDS,
         )
     if "location" in names:
         location = _simple_columns(
-            selected_names(info, (*path, "location")),
+            selection.names((*path, "location")),
             LOCATION_FIELD_COLUMNS,
             service.LOCATION_FIELDS,
         )
@@ -513,7 +516,8 @@ async def _employee_connection(
     order = service.EMPLOYEE_ORDERS[order_by.value]
     args = page_args(ctx, order, first=first, after=after, last=last, before=before)
     viewer = await viewer_of(ctx)
-    shape = employee_shape(info, ("edges", "node"), order)
+    selection = Selection(info)
+    shape = employee_shape(selection, ("edges", "node"), order)
     layout = service.row_layout(shape)
     async with ctx.session() as s:
         page = await service.list_employees(
@@ -523,7 +527,7 @@ async def _employee_connection(
             order=order_by.value,
             page=args,
             shape=shape,
-            with_count=wants_total(info),
+            with_count=wants_total(selection),
         )
     return build_connection(
         ctx, page, order, employee_from_page(ctx, viewer, layout), employee_sort_key(layout, order)
