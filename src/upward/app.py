@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from upward.credentials.http import ROUTES as evidence_routes
 from upward.db import app_engine, dispose_engines
 from upward.graphql.schema import build_schema
 from upward.graphql.view import UpwardGraphQL
@@ -36,6 +37,7 @@ from upward.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("upward.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_SIGNED_PATH = re.compile(r"^(/uploads/evidence/|/evidence/).*$")
 
 
 class _BodyTooLarge(Exception):
@@ -49,9 +51,10 @@ def _json(data: Any, status: int = 200) -> Response:
 class RequestMiddleware:
     """Request id (X-Request-Id in and out), body size limit (413), access metrics."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_upload_bytes: int) -> None:
         self.app = app
         self.max_body = max_body_bytes
+        self.max_upload = max_upload_bytes  # evidence files, PUT to /uploads/...
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -65,6 +68,7 @@ class RequestMiddleware:
         tenant_token = tenant_var.set(None)
         op_token = operation_var.set(None)
         status = {"code": 500, "started": False}
+        limit = self.max_upload if scope.get("path", "").startswith("/uploads/") else self.max_body
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -79,7 +83,7 @@ class RequestMiddleware:
                 {
                     "errors": [
                         {
-                            "message": f"request body exceeds {self.max_body} bytes",
+                            "message": f"request body exceeds {limit} bytes",
                             "extensions": {"code": "PAYLOAD_TOO_LARGE"},
                         }
                     ]
@@ -89,7 +93,7 @@ class RequestMiddleware:
 
         length = headers.get(b"content-length")
         try:
-            if length is not None and (not length.isdigit() or int(length) > self.max_body):
+            if length is not None and (not length.isdigit() or int(length) > limit):
                 await too_large()(scope, receive, send_wrapper)
                 return
             received = 0
@@ -99,7 +103,7 @@ class RequestMiddleware:
                 message = await receive()
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
-                    if received > self.max_body:
+                    if received > limit:
                         raise _BodyTooLarge
                 return message
 
@@ -115,7 +119,7 @@ class RequestMiddleware:
                 "request",
                 extra={
                     "method": scope.get("method"),
-                    "path": path,
+                    "path": _SIGNED_PATH.sub(r"\1<token>", path),  # signed URLs stay out of logs
                     "status": status["code"],
                     "duration_ms": elapsed_ms,
                 },
@@ -183,6 +187,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
+            *evidence_routes,
         ],
         lifespan=lifespan,
     )
@@ -195,6 +200,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             expose_headers=["x-request-id"],
             max_age=600,
         )
-    app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.evidence_max_bytes,
+    )
     app.state.started_at = time.time()
     return app

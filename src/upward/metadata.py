@@ -3,6 +3,7 @@
 from sqlmodel import SQLModel
 
 from upward.audit import models as _audit  # noqa: F401
+from upward.credentials import models as _credentials  # noqa: F401
 from upward.people import models as _people  # noqa: F401
 from upward.tenancy import models as _tenancy  # noqa: F401
 

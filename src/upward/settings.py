@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     cursor_secret: str | None = None
     graphiql: bool | None = None
     introspection: bool | None = None  # default: on except in production
-    max_body_bytes: int = 1_048_576
+    max_body_bytes: int = 4_194_304  # room for a 10,000-row credential import (CSV in JSON)
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 3_000
@@ -63,6 +63,21 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(
         default_factory=list, description="Browser origins allowed to call the API (CORS)"
     )
+
+    # Credentials: evidence files and imports
+    evidence_store: str = "local"  # or "package.module:Factory" (called with the settings)
+    evidence_max_bytes: int = 10 * 1_048_576
+    evidence_media_types: list[str] = Field(
+        default_factory=lambda: [
+            "application/pdf",
+            "image/png",
+            "image/jpeg",
+            "image/webp",
+        ]
+    )
+    upload_url_ttl_seconds: int = 900
+    download_url_ttl_seconds: int = 300
+    import_max_rows: int = 10_000
 
     # Observability
     log_level: str = "INFO"

@@ -14,6 +14,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
 from upward.audit.schema import AuditQuery
+from upward.credentials.schema import CredentialsMutation, CredentialsQuery
 from upward.errors import BadUserInput
 from upward.graphql.cost import make_cost_rule
 from upward.graphql.fastpath import FastExecutionContext
@@ -51,12 +52,12 @@ class NodeQuery:
 
 
 @strawberry.type
-class Query(NodeQuery, PeopleQuery, AuditQuery):
+class Query(NodeQuery, PeopleQuery, CredentialsQuery, AuditQuery):
     pass
 
 
 @strawberry.type
-class Mutation(PeopleMutation):
+class Mutation(PeopleMutation, CredentialsMutation):
     pass
 
 

@@ -26,7 +26,47 @@ TOP_KEYS = {
     "departments",
     "locations",
     "employees",
+    "credential_expiring_days",
+    "credential_types",
+    "credential_requirements",
+    "credentials",
 }
+CREDENTIAL_TYPE_KEYS = {
+    "name",
+    "category",
+    "description",
+    "issuing_authority",
+    "validity_months",
+    "evidence_required",
+    "verification_required",
+    "renewal_lead_days",
+    "external_ids",
+    "status",
+}
+REQUIREMENT_KEYS = {
+    "credential_type",
+    "job_title",
+    "job_level",
+    "department",
+    "location",
+    "employee",
+    "effective_from",
+    "effective_until",
+    "grace_days",
+    "notes",
+}
+CREDENTIAL_KEYS = {
+    "employee",
+    "credential_type",
+    "number",
+    "issuer",
+    "issued_on",
+    "expires_on",
+    "verification",
+    "notes",
+    "evidence",
+}
+RELATIVE_DATE = re.compile(r"^today(?:([+-])(\d{1,5})d)?$")
 DEPARTMENT_KEYS = {"name", "code"}
 LOCATION_KEYS = {"name", "timezone", "country"}
 EMPLOYEE_KEYS = {
@@ -89,6 +129,62 @@ class EmployeeSpec:
 
 
 @dataclass
+class CredentialTypeSpec:
+    name: str
+    category: str
+    description: str | None = None
+    issuing_authority: str | None = None
+    validity_months: int | None = None
+    evidence_required: bool = False
+    verification_required: bool = False
+    renewal_lead_days: int | None = None
+    external_ids: dict[str, str] = field(default_factory=dict)
+    status: str = "active"
+
+
+@dataclass
+class RequirementSpec:
+    credential_type: str
+    job_title: str | None = None
+    job_level: str | None = None
+    department: str | None = None
+    location: str | None = None
+    employee: str | None = None
+    effective_from: date | None = None
+    effective_until: date | None = None
+    grace_days: int = 0
+    notes: str | None = None
+
+    def key(self) -> tuple[Any, ...]:
+        return (
+            self.credential_type,
+            self.job_title,
+            self.job_level,
+            self.department,
+            self.location,
+            self.employee,
+        )
+
+
+# A date in a manifest: a TOML date, or days relative to the day it is applied ("today-400d"),
+# so demo data stays realistic (expiring, expired) whenever it is applied.
+ManifestDate = date | int
+
+
+@dataclass
+class CredentialSpec:
+    employee: str
+    credential_type: str
+    number: str
+    issued_on: ManifestDate
+    expires_on: ManifestDate | str | None = "default"  # "default": from the type's validity
+    issuer: str | None = None
+    verification: str | None = None  # None: verified if the type needs it
+    notes: str | None = None
+    evidence: str | None = None  # a file path, relative to the manifest
+
+
+@dataclass
 class Manifest:
     path: str
     slug: str
@@ -99,6 +195,10 @@ class Manifest:
     employees: list[EmployeeSpec]
     status: str | None = None  # None: leave as it is
     audit_retention_days: int | None = None  # None: keep audit events forever
+    credential_expiring_days: int = 30
+    credential_types: list[CredentialTypeSpec] = field(default_factory=list)
+    credential_requirements: list[RequirementSpec] = field(default_factory=list)
+    credentials: list[CredentialSpec] = field(default_factory=list)
 
 
 class _Checker:
@@ -293,6 +393,12 @@ def validate_manifest(data: dict[str, Any], path: str = "<manifest>") -> Manifes
                     "cycle in the manager chain: " + " -> ".join(cycle),
                 )
 
+    window = data.get("credential_expiring_days", 30)
+    if not isinstance(window, int) or isinstance(window, bool) or not 1 <= window <= 3650:
+        c.error("tenant", "'credential_expiring_days' must be an integer from 1 to 3650")
+        window = 30
+    types, reqs, creds = _credentials_sections(c, data, dep_names, loc_names, by_email)
+
     if c.problems:
         raise ManifestError(c.problems)
     assert slug and tname and tz
@@ -306,4 +412,178 @@ def validate_manifest(data: dict[str, Any], path: str = "<manifest>") -> Manifes
         employees,
         status=tstatus,
         audit_retention_days=retention,
+        credential_expiring_days=window,
+        credential_types=types,
+        credential_requirements=reqs,
+        credentials=creds,
     )
+
+
+def _int(c: _Checker, entry: str, d: dict[str, Any], key: str, low: int, high: int) -> int | None:
+    value = d.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        c.error(entry, f"{key!r} must be an integer from {low} to {high}")
+        return None
+    return value
+
+
+def _bool(c: _Checker, entry: str, d: dict[str, Any], key: str) -> bool:
+    value = d.get(key, False)
+    if not isinstance(value, bool):
+        c.error(entry, f"{key!r} must be true or false")
+        return False
+    return value
+
+
+def _date(
+    c: _Checker, entry: str, d: dict[str, Any], key: str, *, relative: bool = False
+) -> ManifestDate | None:
+    value = d.get(key)
+    if value is None:
+        return None
+    if isinstance(value, date) and not hasattr(value, "hour"):
+        return value
+    if relative and isinstance(value, str):
+        m = RELATIVE_DATE.match(value)
+        if m:
+            days = int(m.group(2) or 0)
+            return -days if m.group(1) == "-" else days
+    hint = ' or "today-30d" / "today+90d"' if relative else ""
+    c.error(entry, f"{key!r} must be a TOML local date such as 2025-03-01{hint}")
+    return None
+
+
+def _credentials_sections(
+    c: _Checker,
+    data: dict[str, Any],
+    dep_names: set[str],
+    loc_names: set[str],
+    by_email: dict[str, EmployeeSpec],
+) -> tuple[list[CredentialTypeSpec], list[RequirementSpec], list[CredentialSpec]]:
+    from upward.credentials.models import CATEGORIES
+    from upward.credentials.service import EXTERNAL_ID_SCHEME
+
+    types: list[CredentialTypeSpec] = []
+    for i, t in enumerate(c.tables(data, "credential_types")):
+        entry = f"credential_types[{i}]" + (
+            f" ({t.get('name')})" if isinstance(t.get("name"), str) else ""
+        )
+        c.keys(entry, t, CREDENTIAL_TYPE_KEYS)
+        name = c.string(entry, t, "name", required=True)
+        category = t.get("category")
+        if category not in CATEGORIES:
+            c.error(entry, f"'category' must be one of {', '.join(CATEGORIES)}")
+        ext = t.get("external_ids", {})
+        if not isinstance(ext, dict) or not all(
+            isinstance(k, str) and EXTERNAL_ID_SCHEME.match(k) and isinstance(v, str) and v.strip()
+            for k, v in ext.items()
+        ):
+            c.error(entry, "'external_ids' must be a table of scheme = \"code\" strings")
+            ext = {}
+        status = t.get("status", "active")
+        if status not in ("active", "retired"):
+            c.error(entry, "'status' must be 'active' or 'retired'")
+        spec = CredentialTypeSpec(
+            name=name or "",
+            category=category if category in CATEGORIES else "other",
+            description=c.string(entry, t, "description", max_len=2000),
+            issuing_authority=c.string(entry, t, "issuing_authority"),
+            validity_months=_int(c, entry, t, "validity_months", 1, 1200),
+            evidence_required=_bool(c, entry, t, "evidence_required"),
+            verification_required=_bool(c, entry, t, "verification_required"),
+            renewal_lead_days=_int(c, entry, t, "renewal_lead_days", 0, 3650),
+            external_ids={k: v.strip() for k, v in ext.items()},
+            status=status,
+        )
+        if name is not None:
+            if any(x.name.lower() == name.lower() for x in types):
+                c.error(entry, f"duplicate credential type name {name!r}")
+            else:
+                types.append(spec)
+    type_names = {t.name for t in types}
+
+    def refs(entry: str, d: dict[str, Any], *, employee_required: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        ctype = c.string(entry, d, "credential_type", required=True)
+        if ctype is not None and ctype not in type_names:
+            c.error(entry, f"credential_type {ctype!r} is not declared in [[credential_types]]")
+        out["credential_type"] = ctype or ""
+        emp = c.string(entry, d, "employee", required=employee_required, max_len=254)
+        if emp is not None and emp not in by_email:
+            c.error(entry, f"employee {emp!r} is not an employee in this file")
+        out["employee"] = emp
+        return out
+
+    reqs: list[RequirementSpec] = []
+    for i, r in enumerate(c.tables(data, "credential_requirements")):
+        entry = f"credential_requirements[{i}]"
+        c.keys(entry, r, REQUIREMENT_KEYS)
+        base = refs(entry, r, employee_required=False)
+        dep, loc = c.string(entry, r, "department"), c.string(entry, r, "location")
+        if dep is not None and dep not in dep_names:
+            c.error(entry, f"department {dep!r} is not declared in [[departments]]")
+        if loc is not None and loc not in loc_names:
+            c.error(entry, f"location {loc!r} is not declared in [[locations]]")
+        start = _date(c, entry, r, "effective_from")
+        until = _date(c, entry, r, "effective_until")
+        if isinstance(start, date) and isinstance(until, date) and until < start:
+            c.error(entry, "'effective_until' must be on or after 'effective_from'")
+        spec = RequirementSpec(
+            credential_type=base["credential_type"],
+            employee=base["employee"],
+            job_title=c.string(entry, r, "job_title"),
+            job_level=c.string(entry, r, "job_level", max_len=32),
+            department=dep,
+            location=loc,
+            effective_from=start,  # type: ignore[arg-type]
+            effective_until=until,  # type: ignore[arg-type]
+            grace_days=_int(c, entry, r, "grace_days", 0, 3650) or 0,
+            notes=c.string(entry, r, "notes", max_len=2000),
+        )
+        if any(x.key() == spec.key() for x in reqs):
+            c.error(entry, "duplicate requirement (same type and selectors)")
+        else:
+            reqs.append(spec)
+
+    creds: list[CredentialSpec] = []
+    keys: set[tuple[str, str, str]] = set()
+    for i, d in enumerate(c.tables(data, "credentials")):
+        entry = f"credentials[{i}]"
+        c.keys(entry, d, CREDENTIAL_KEYS)
+        base = refs(entry, d, employee_required=True)
+        number = c.string(entry, d, "number", required=True, max_len=100)
+        issued = _date(c, entry, d, "issued_on", relative=True)
+        if issued is None:
+            c.error(entry, "'issued_on' is required")
+        raw_exp = d.get("expires_on", "default")
+        expires: Any = "default"
+        if raw_exp == "never":
+            expires = None
+        elif raw_exp != "default":
+            expires = _date(c, entry, d, "expires_on", relative=True)
+        verification = d.get("verification")
+        if verification not in (None, "pending", "verified", "rejected"):
+            c.error(entry, "'verification' must be 'pending', 'verified' or 'rejected'")
+        evidence = c.string(entry, d, "evidence", max_len=500)
+        if evidence is not None and (evidence.startswith("/") or ".." in evidence.split("/")):
+            c.error(entry, "'evidence' must be a path relative to the manifest, inside its folder")
+        key = (base["employee"] or "", base["credential_type"], number or "")
+        if key in keys:
+            c.error(entry, "duplicate credential (same employee, type and number)")
+        keys.add(key)
+        creds.append(
+            CredentialSpec(
+                employee=base["employee"] or "",
+                credential_type=base["credential_type"],
+                number=number or "",
+                issued_on=issued if issued is not None else 0,
+                expires_on=expires,
+                issuer=c.string(entry, d, "issuer"),
+                verification=verification,
+                notes=c.string(entry, d, "notes", max_len=2000),
+                evidence=evidence,
+            )
+        )
+    return types, reqs, creds

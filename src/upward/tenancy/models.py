@@ -18,6 +18,9 @@ class Tenant(SQLModel, table=True):
     __table_args__ = (
         sa.CheckConstraint("status in ('active', 'suspended')", name="tenants_status_check"),
         sa.CheckConstraint("slug ~ '^[a-z0-9][a-z0-9-]{1,62}$'", name="tenants_slug_check"),
+        sa.CheckConstraint(
+            "credential_expiring_days between 1 and 3650", name="tenants_expiring_days_check"
+        ),
     )
 
     id: uuid.UUID = id_field()
@@ -26,5 +29,7 @@ class Tenant(SQLModel, table=True):
     timezone: str
     status: str = Field(default="active", sa_column_kwargs={"server_default": "active"})
     audit_retention_days: int | None = None
+    # a credential is "expiring" this many days before it expires
+    credential_expiring_days: int = Field(default=30, sa_column_kwargs={"server_default": "30"})
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()

@@ -41,7 +41,15 @@ class ApplyResult:
     def summary(self) -> str:
         parts = [
             f"{k}: +{self.created.get(k, 0)} ~{self.updated.get(k, 0)}"
-            for k in ("tenant", "departments", "locations", "employees")
+            for k in (
+                "tenant",
+                "departments",
+                "locations",
+                "employees",
+                "credential_types",
+                "credential_requirements",
+                "credentials",
+            )
         ]
         return f"{self.slug} ({self.tenant_id}): " + (
             ", ".join(parts) if self.changed else "unchanged"
@@ -131,6 +139,7 @@ async def apply_manifest(engine: AsyncEngine, manifest: Manifest) -> ApplyResult
             "name": manifest.name,
             "timezone": manifest.timezone,
             "audit_retention_days": manifest.audit_retention_days,
+            "credential_expiring_days": manifest.credential_expiring_days,
         }
         if manifest.status is not None:
             wanted["status"] = manifest.status
@@ -224,6 +233,19 @@ async def apply_manifest(engine: AsyncEngine, manifest: Manifest) -> ApplyResult
             )
             if row is not None:
                 result.updated["employees"] = result.updated.get("employees", 0) + 1
+
+        from upward.credentials.provisioning import apply_credentials
+
+        await apply_credentials(
+            session,
+            manifest,
+            tenant_id=tenant_id,
+            timezone=manifest.timezone,
+            emp_ids=emp_ids,
+            dep_ids=dep_ids,
+            loc_ids=loc_ids,
+            result=result,
+        )
 
         if result.changed:
             await audit.record(

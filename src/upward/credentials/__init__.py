@@ -1,0 +1,1 @@
+"""Credentials and compliance: types, requirements, credentials held, evidence, compliance."""
