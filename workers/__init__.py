@@ -2,3 +2,4 @@
 
 import workers.broker  # noqa: F401  (sets the global broker before any actor is declared)
 from workers import audit  # noqa: F401  (registers actors)
+from workers import credentials  # noqa: F401  (registers actors)

@@ -35,8 +35,13 @@ class Periodic:
 
 def periodic_jobs() -> list[Periodic]:
     from workers.audit import prune_expired
+    from workers.credentials import record_status_events
 
-    return [Periodic("audit.prune_expired", prune_expired, every_seconds=24 * 3600)]
+    return [
+        Periodic("audit.prune_expired", prune_expired, every_seconds=24 * 3600),
+        # hourly: a credential turns expiring/expired at midnight in its tenant's zone
+        Periodic("credentials.record_status_events", record_status_events, every_seconds=3600),
+    ]
 
 
 def claim_slot(client: redis.Redis, namespace: str, job: Periodic, now: float) -> bool:
