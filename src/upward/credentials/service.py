@@ -15,7 +15,7 @@ import zoneinfo
 from collections import namedtuple
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -101,7 +101,7 @@ async def expiring_window(session: Executor, principal: Principal) -> int:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def _is_unique_violation(exc: IntegrityError, name: str | None = None) -> bool:
@@ -183,7 +183,15 @@ async def record_status_events(session: Executor, principal: Principal) -> int:
     end = day_end(on, principal.tenant_timezone)
     total = 0
     for status, kind in (("expiring", "credential.expiring"), ("expired", "credential.expired")):
-        cond = status_sql(status, alias="c", on="$1::date", window="$2::int", day_end="$3")
+        p = _Params()
+        on_p = p(on, "::date")
+        cond = status_sql(
+            status,
+            alias="c",
+            on=on_p,
+            window=p.lazy(window, "::int"),
+            day_end=p.lazy(end, "::timestamptz"),
+        )
         sql = f"""
             insert into domain_events
                 (tenant_id, kind, subject_type, subject_id, idempotency_key, payload)
@@ -191,7 +199,7 @@ async def record_status_events(session: Executor, principal: Principal) -> int:
                    '{kind}:' || c.id || ':' || c.expires_on,
                    jsonb_build_object('credential_id', c.id, 'employee_id', c.employee_id,
                        'credential_type_id', c.credential_type_id, 'issued_on', c.issued_on,
-                       'expires_on', c.expires_on, 'on', $1::date)
+                       'expires_on', c.expires_on, 'on', {on_p})
             from credentials c
             join employees e on e.tenant_id = c.tenant_id and e.id = c.employee_id
             join credential_types t on t.tenant_id = c.tenant_id and t.id = c.credential_type_id
@@ -199,7 +207,7 @@ async def record_status_events(session: Executor, principal: Principal) -> int:
             on conflict on constraint domain_events_key do nothing
             returning id
         """  # noqa: S608 - constants only; values are parameters
-        total += len(await fetch(session, sql, on, window, end))
+        total += len(await fetch(session, sql, *p.values))
     return total
 
 
@@ -683,6 +691,22 @@ class _Params:
         self.values.append(value)
         return f"${len(self.values)}{cast}"
 
+    def lazy(self, value: Any, cast: str = "") -> _LazyParam:
+        """A placeholder that becomes a parameter only if the SQL uses it (Postgres cannot
+        type a parameter that no expression references)."""
+        return _LazyParam(self, value, cast)
+
+
+class _LazyParam:
+    def __init__(self, params: _Params, value: Any, cast: str) -> None:
+        self.params, self.value, self.cast = params, value, cast
+        self.text: str | None = None
+
+    def __str__(self) -> str:
+        if self.text is None:
+            self.text = self.params(self.value, self.cast)
+        return self.text
+
 
 CREDENTIAL_COLUMNS = tuple(c.name for c in t_cred.c)
 # hand-written list SQL returns asyncpg records; rows with attributes, as SQLAlchemy's are
@@ -732,8 +756,8 @@ async def list_credentials(
         for s in statuses:
             if s not in STATUSES:
                 raise BadUserInput(f"unknown status {s!r}", field="filter.statuses")
-        on_p, win_p = p(on, "::date"), p(window, "::int")
-        end_p = p(day_end(on, viewer.principal.tenant_timezone), "::timestamptz")
+        on_p, win_p = p.lazy(on, "::date"), p.lazy(window, "::int")
+        end_p = p.lazy(day_end(on, viewer.principal.tenant_timezone), "::timestamptz")
         conds.append(
             "("
             + " or ".join(
@@ -927,13 +951,13 @@ async def reconcile(
             where c.revoked_at is null and c.superseded_by_id is null
               and c.verification in ('not_required', 'verified')
         )
-        update credentials c set superseded_by_id = u.newest, superseded_at = now(),
-                                 updated_at = now()
+        update credentials c set superseded_by_id = u.newest, superseded_at = $3,
+                                 updated_at = $3
         from usable u
         where c.id = u.id and u.id <> u.newest
         returning c.id, u.newest
     """
-    rows = await fetch(session, sql, [e for e, _ in pairs], [t for _, t in pairs])
+    rows = await fetch(session, sql, [e for e, _ in pairs], [t for _, t in pairs], _now())
     out: dict[uuid.UUID, list[uuid.UUID]] = {}
     for old_id, newest in rows:
         out.setdefault(newest, []).append(old_id)

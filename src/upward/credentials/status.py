@@ -12,6 +12,7 @@ tenant's time zone.
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 STATUSES = (
     "pending_verification",
@@ -48,25 +49,42 @@ def credential_status(
     return "active"
 
 
-def status_sql(status: str, *, alias: str, on: str, window: str, day_end: str) -> str:
+def status_sql(status: str, *, alias: str, on: Any, window: Any, day_end: Any) -> str:
     """SQL condition: credential `alias` has `status` on date `on`. `on` and `window` are SQL
     expressions (parameters) for the date and the window in days; `day_end` is the timestamptz
-    at which `on` ends in the tenant's zone (a timestamp before it falls on `on` or earlier)."""
+    at which `on` ends in the tenant's zone (a timestamp before it falls on `on` or earlier).
+    Only the expressions the condition needs are formatted (str() is called on them), so lazy
+    parameters register only when used."""
     c = alias
-    revoked = f"({c}.revoked_at is not null and {c}.revoked_at < {day_end})"
-    superseded = f"({c}.superseded_at is not null and {c}.superseded_at < {day_end})"
-    live = f"not {revoked} and not {superseded}"
-    expired = f"({c}.expires_on is not null and {c}.expires_on < {on})"
-    usable = f"{live} and {c}.verification <> 'rejected' and not {expired}"
+
+    def revoked() -> str:
+        return f"({c}.revoked_at is not null and {c}.revoked_at < {day_end})"
+
+    def superseded() -> str:
+        return f"({c}.superseded_at is not null and {c}.superseded_at < {day_end})"
+
+    def live() -> str:
+        return f"not {revoked()} and not {superseded()}"
+
+    def expired() -> str:
+        return f"({c}.expires_on is not null and {c}.expires_on < {on})"
+
+    def usable() -> str:
+        return f"{live()} and {c}.verification <> 'rejected' and not {expired()}"
+
     conds = {
         "revoked": revoked,
-        "superseded": f"not {revoked} and {superseded}",
-        "rejected": f"{live} and {c}.verification = 'rejected'",
-        "expired": f"{live} and {c}.verification <> 'rejected' and {expired}",
-        "pending_verification": f"{usable} and {c}.verification = 'pending'",
-        "expiring": f"{usable} and {c}.verification <> 'pending' and {c}.expires_on is not null "
-        f"and {c}.expires_on - {on} <= {window}",
-        "active": f"{usable} and {c}.verification <> 'pending' and ({c}.expires_on is null "
-        f"or {c}.expires_on - {on} > {window})",
+        "superseded": lambda: f"not {revoked()} and {superseded()}",
+        "rejected": lambda: f"{live()} and {c}.verification = 'rejected'",
+        "expired": lambda: f"{live()} and {c}.verification <> 'rejected' and {expired()}",
+        "pending_verification": lambda: f"{usable()} and {c}.verification = 'pending'",
+        "expiring": lambda: (
+            f"{usable()} and {c}.verification <> 'pending' "
+            f"and {c}.expires_on is not null and {c}.expires_on - {on} <= {window}"
+        ),
+        "active": lambda: (
+            f"{usable()} and {c}.verification <> 'pending' "
+            f"and ({c}.expires_on is null or {c}.expires_on - {on} > {window})"
+        ),
     }
-    return f"({conds[status]})"
+    return f"({conds[status]()})"
