@@ -1,5 +1,7 @@
 """The dramatiq worker fleet. `upward worker` (or `dramatiq workers`) loads every actor here."""
 
 import workers.broker  # noqa: F401  (sets the global broker before any actor is declared)
-from workers import audit  # noqa: F401  (registers actors)
-from workers import credentials  # noqa: F401  (registers actors)
+from workers import (
+    audit,  # noqa: F401  (registers actors)
+    credentials,  # noqa: F401  (registers actors)
+)
