@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -26,6 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 TEST_DB = os.environ.get("UPWARD_TEST_DB", "upward_test")
 os.environ.setdefault("UPWARD_ENV", "test")
 os.environ.setdefault("UPWARD_LOG_LEVEL", "WARNING")
+# evidence files the tests store go to a throwaway folder, removed at the end
+_DATA_DIR = tempfile.mkdtemp(prefix="upward-test-data-")
+os.environ["UPWARD_DATA_DIR"] = _DATA_DIR
 os.environ["UPWARD_DRAMATIQ_NAMESPACE"] = f"upward-test-{uuid.uuid4().hex[:8]}"
 
 from upward.settings import get_settings  # noqa: E402
@@ -90,6 +95,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(_DATA_DIR, ignore_errors=True)
     if _embedded is not None:
         _embedded.stop()
 
