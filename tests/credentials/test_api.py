@@ -556,3 +556,27 @@ class TestVisibility:
             after = page["pageInfo"]["endCursor"]
         # soonest expiry first, never-expiring (L-1) last
         assert seen == ["S-3", "S-2", "S-5", "S-1", "F-1", "S-4", "L-1"]
+
+
+class TestInternalErrors:
+    async def test_a_failing_field_is_masked_and_the_answer_still_200(
+        self, gql: GQL, acme: TenantInfo, monkeypatch: Any
+    ) -> None:
+        """graphql-core cancels the siblings of a failed field; one cancelled inside a statement
+        breaks the connection. The query wrote nothing: the response must not become a 500."""
+        from upward.credentials import service
+
+        async def boom(*_: Any) -> Any:
+            raise RuntimeError("secret detail")
+
+        monkeypatch.setattr(service, "gap_people", boom)
+        q = """{ complianceReport { people { total } gapsCsv
+                 gaps(first: 100) { edges { node { employee { name } answer { credentialType { name } } } } } }
+               credentials(first: 100) { totalCount edges { node { employee { name } credentialType { name }
+                 history { number } } } } }"""
+        for _ in range(5):
+            r = await gql.raw(q, token=acme.token("hr@acme.example"))
+            assert r.status_code == 200, r.text
+            err = only_error(r.json())
+            assert err["extensions"]["code"] == "INTERNAL"
+            assert "secret" not in r.text and err["extensions"]["requestId"]

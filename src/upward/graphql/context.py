@@ -9,6 +9,7 @@ so every use of the session goes through `session()` (a lock). Mutation fields r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -100,7 +101,7 @@ class RequestContext:
             if commit:
                 await session.commit()
             else:
-                await session.rollback()
+                await self._rollback(session)
         finally:
             await session.close()
         if commit:
@@ -111,6 +112,18 @@ class RequestContext:
                         await result
                 except Exception:
                     log.exception("after-commit hook failed")
+
+    async def _rollback(self, session: Executor) -> None:
+        """Roll back a request that wrote nothing. When a field fails, graphql-core cancels its
+        siblings still running; one cancelled inside a statement leaves the connection unusable
+        and the rollback fails. Nothing was written, so the answer stands: drop the
+        connection instead of turning the response into a 500."""
+        try:
+            await session.rollback()
+        except Exception:
+            log.warning("rollback failed; dropping the connection", exc_info=True)
+            with contextlib.suppress(Exception):
+                await session.invalidate()
 
     async def _discard_session(self) -> None:
         session, self._session = self._session, None
