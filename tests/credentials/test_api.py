@@ -580,3 +580,25 @@ class TestInternalErrors:
             err = only_error(r.json())
             assert err["extensions"]["code"] == "INTERNAL"
             assert "secret" not in r.text and err["extensions"]["requestId"]
+
+
+class TestEmployeeFields:
+    Q = """query { employees(first: 10) { edges { node { email
+      credentials(includeHistory: true) { number } compliance { compliant } } } } }"""
+
+    async def test_visible_only_where_credentials_are(self, gql: GQL, ct: TenantInfo) -> None:
+        def by_email(data: dict) -> dict[str, Any]:
+            return {e["node"]["email"]: e["node"] for e in data["employees"]["edges"]}
+
+        lead = by_email(await gql.ok(self.Q, token=ct.token("lead@t.example")))
+        assert lead["dev@t.example"]["credentials"] == [{"number": "L-1"}]
+        assert lead["dev@t.example"]["compliance"] == {"compliant": False}
+        assert lead["lead@t.example"]["compliance"] == {"compliant": True}
+        assert lead["peer@t.example"]["credentials"] == []  # not in lead's line
+        assert lead["peer@t.example"]["compliance"] is None
+        me = await gql.ok(
+            '{ me { credentials { number status } compliance(on: "2026-07-02") { on compliant } } }',
+            token=ct.token("peer@t.example"),
+        )
+        assert me["me"]["credentials"] == [{"number": "S-5", "status": "EXPIRING"}]
+        assert me["me"]["compliance"] == {"on": "2026-07-02", "compliant": False}  # expired 07-01

@@ -72,3 +72,19 @@ async def test_compliance_report_is_constant_in_people(
     # authentication, the window, the pairs, then one batch per loader (departments,
     # locations, types, employees, credentials, rules)
     assert big <= 11, count_statements.statements
+
+
+EMPLOYEE_FIELDS = """query($n: Int!) { employees(first: $n) { edges { node { name
+  credentials { number status credentialType { name } }
+  compliance { compliant requirements { state credentialType { name } } } } } } }"""
+
+
+async def test_employee_credentials_and_compliance_are_batched(
+    gql: GQL, count_statements: StatementCounter, make_tenant: Any, frozen: Any
+) -> None:
+    t: TenantInfo = await make_tenant(_bigger_org(30))
+    tok = t.token("hr@t.example")
+    small = await _count(gql, count_statements, EMPLOYEE_FIELDS, {"n": 2}, tok)
+    large = await _count(gql, count_statements, EMPLOYEE_FIELDS, {"n": 100}, tok)
+    # loader batches may split over event-loop ticks differently, but never grow per row
+    assert large <= small <= 8, count_statements.statements

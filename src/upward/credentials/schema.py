@@ -20,7 +20,9 @@ from strawberry.types import Info
 from upward.credentials import compliance, importer, service
 from upward.credentials.loaders import (
     Facts,
+    compliance_by_employee_loader,
     credential_by_id_loader,
+    credentials_by_employee_loader,
     evidence_by_id_loader,
     facts_of,
     requirement_by_id_loader,
@@ -889,6 +891,39 @@ class ImportCredentialsResult:
     unchanged: int
     errors: int
     rows: list[ImportRow]
+
+
+# --- fields on Employee (people/schema.py calls these) --------------------------------------------
+
+
+async def credentials_of(
+    ctx: Any, employee_id: uuid.UUID, *, include_history: bool
+) -> list[Credential]:
+    facts = await facts_of(ctx)
+    if not service.can_read(facts.viewer, employee_id):
+        return []
+    rows = await credentials_by_employee_loader(ctx).load((employee_id, include_history))
+    return [credential_obj(ctx, facts, r) for r in rows]
+
+
+async def compliance_of(
+    ctx: Any, employee_id: uuid.UUID, on: date | None
+) -> EmployeeCompliance | None:
+    facts = await facts_of(ctx)
+    if not service.can_read(facts.viewer, employee_id):
+        return None
+    day = on or facts.today
+    if not date(1900, 1, 1) <= day <= date(2200, 1, 1):
+        raise BadUserInput("must be between 1900 and 2200", field="on")
+    pairs = await compliance_by_employee_loader(ctx).load((employee_id, day))
+    pairs = sorted(pairs, key=lambda x: str(x.type_id))
+    viewer = facts.viewer
+    return EmployeeCompliance(
+        employee=Lazy(lambda: _load_employee(ctx, viewer, employee_id)),  # type: ignore[arg-type]
+        on=day,
+        compliant=all(x.answer.compliant for x in pairs),
+        requirements=[answer_obj(ctx, x) for x in pairs],
+    )
 
 
 # --- queries -------------------------------------------------------------------------------------

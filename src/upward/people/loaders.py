@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -11,13 +12,22 @@ from upward.people import service
 
 
 async def viewer_of(ctx: Any) -> service.Viewer:
-    """The request's Viewer (what the principal may see), loaded once per request."""
+    """The request's Viewer (what the principal may see), loaded once per request, also when
+    many resolvers ask for it at the same time (they share one load)."""
     viewer = ctx._cache.get("people.viewer")
-    if viewer is None:
-        principal = ctx.require_principal()
-        async with ctx.session() as s:
-            viewer = await service.load_viewer(s, principal)
-        ctx._cache["people.viewer"] = viewer
+    if viewer is not None:
+        return viewer
+    task = ctx._cache.get("people.viewer.task")
+    if task is None:
+        task = ctx._cache["people.viewer.task"] = asyncio.ensure_future(_load_viewer(ctx))
+    return await asyncio.shield(task)
+
+
+async def _load_viewer(ctx: Any) -> service.Viewer:
+    principal = ctx.require_principal()
+    async with ctx.session() as s:
+        viewer = await service.load_viewer(s, principal)
+    ctx._cache["people.viewer"] = viewer
     return viewer
 
 

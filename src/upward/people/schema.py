@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -28,6 +28,10 @@ from upward.graphql.relay import (
 )
 from upward.graphql.selection import Selection
 from upward.people import service
+
+if TYPE_CHECKING:
+    from upward.credentials.schema import Credential, EmployeeCompliance
+
 from upward.people.loaders import (
     department_by_id_loader,
     employee_by_id_loader,
@@ -116,6 +120,28 @@ class Employee(Node):
     @strawberry.field(description="Whether this person has active direct reports.")
     async def is_manager(self, info: Info) -> bool:
         return await has_reports_loader(info.context).load(self._raw_id)
+
+    @strawberry.field(
+        description="Credentials this person holds (empty unless you are them, in their "
+        "management line, or HR). Live ones only unless `includeHistory`; soonest expiry first."
+    )
+    async def credentials(
+        self, info: Info, include_history: bool = False
+    ) -> list[Annotated[Credential, strawberry.lazy("upward.credentials.schema")]]:
+        from upward.credentials.schema import credentials_of
+
+        return await credentials_of(info.context, self._raw_id, include_history=include_history)
+
+    @strawberry.field(
+        description="Whether this person holds what is required of them on a date (default "
+        "today); null unless you are them, in their management line, or HR."
+    )
+    async def compliance(
+        self, info: Info, on: date | None = None
+    ) -> Annotated[EmployeeCompliance, strawberry.lazy("upward.credentials.schema")] | None:
+        from upward.credentials.schema import compliance_of
+
+        return await compliance_of(info.context, self._raw_id, on)
 
     @strawberry.field(description="People who report to this person directly. " + PageArgsDoc)
     async def direct_reports(
@@ -207,7 +233,15 @@ EMPLOYEE_FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
     "updatedAt": ("updated_at",),
 }
 EMPLOYEE_RESOLVER_FIELDS = frozenset(
-    {"__typename", "isManager", "directReports", "reportingLine", "managerChain"}
+    {
+        "__typename",
+        "isManager",
+        "directReports",
+        "reportingLine",
+        "managerChain",
+        "credentials",
+        "compliance",
+    }
 )
 DEPARTMENT_FIELD_COLUMNS = {"id": ("id",), "name": ("name",), "code": ("code",), "__typename": ()}
 LOCATION_FIELD_COLUMNS = {
