@@ -602,3 +602,47 @@ class TestEmployeeFields:
         )
         assert me["me"]["credentials"] == [{"number": "S-5", "status": "EXPIRING"}]
         assert me["me"]["compliance"] == {"on": "2026-07-02", "compliant": False}  # expired 07-01
+
+
+class TestCorrect:
+    Q = """mutation($id: ID!, $i: UpdateCredentialInput!) { updateCredential(id: $id, input: $i) {
+      credential { number expiresOn status } } }"""
+
+    async def _id(self, gql: GQL, t: TenantInfo, number: str) -> str:
+        data = await gql.ok(LIST, {}, token=t.token("hr@t.example"))
+        return next(
+            e["node"]["id"] for e in data["credentials"]["edges"] if e["node"]["number"] == number
+        )
+
+    async def test_hr_corrects_and_status_follows(
+        self, gql: GQL, ct: TenantInfo, owner_engine: AsyncEngine
+    ) -> None:
+        cid = await self._id(gql, ct, "S-3")
+        data = await gql.ok(
+            self.Q,
+            {"id": cid, "i": {"expiresOn": "2026-07-01", "number": "S-3X"}},
+            token=ct.token("hr@t.example"),
+        )
+        assert data["updateCredential"]["credential"] == {
+            "number": "S-3X",
+            "expiresOn": "2026-07-01",
+            "status": "EXPIRING",
+        }
+        kinds = [k for k, _ in await _events(owner_engine, ct)]
+        assert "credential.updated" in kinds
+
+    async def test_refusals(self, gql: GQL, ct: TenantInfo) -> None:
+        cid = await self._id(gql, ct, "S-4")
+        hr = ct.token("hr@t.example")
+        body = await gql(self.Q, {"id": cid, "i": {"expiresOn": "2020-01-01"}}, token=hr)
+        assert only_error(body)["extensions"] == {
+            "code": "BAD_USER_INPUT",
+            "field": "input.expiresOn",
+        }
+        body = await gql(self.Q, {"id": cid, "i": {"issuedOn": None}}, token=hr)
+        assert only_error(body)["extensions"] == {
+            "code": "BAD_USER_INPUT",
+            "field": "input.issuedOn",
+        }
+        body = await gql(self.Q, {"id": cid, "i": {"notes": "x"}}, token=ct.token("lead@t.example"))
+        assert only_error(body)["extensions"]["code"] == "FORBIDDEN"

@@ -842,6 +842,17 @@ class CreateCredentialInput:
     )
 
 
+@strawberry.input(description="Fields to correct; omitted fields stay as they are, null clears.")
+class UpdateCredentialInput:
+    number: str | None = strawberry.UNSET
+    issuer: str | None = strawberry.UNSET
+    issued_on: date | None = strawberry.UNSET
+    expires_on: date | None = strawberry.field(
+        default=strawberry.UNSET, description="null: does not expire."
+    )
+    notes: str | None = strawberry.UNSET
+
+
 @strawberry.type
 class CredentialTypePayload:
     credential_type: CredentialType
@@ -1215,6 +1226,23 @@ class CredentialsMutation:
         )
         async with ctx.mutation() as (s, p):
             row = await service.create_credential(s, p, data)
+        return CredentialPayload(credential=credential_obj(ctx, await facts_of(ctx), row))
+
+    @strawberry.mutation(
+        description="Correct a credential's number, issuer, dates or notes (hr_admin)."
+    )
+    async def update_credential(
+        self, info: Info, id: strawberry.ID, input: UpdateCredentialInput
+    ) -> CredentialPayload | None:
+        ctx = info.context
+        raw = expect_global_id(id, "Credential", field="id")
+        patch = {
+            attr: getattr(input, attr)
+            for attr in service.CREDENTIAL_PATCHABLE
+            if getattr(input, attr) is not strawberry.UNSET
+        }
+        async with ctx.mutation() as (s, p):
+            row = await service.update_credential(s, p, raw, patch)
         return CredentialPayload(credential=credential_obj(ctx, await facts_of(ctx), row))
 
     @strawberry.mutation(description="Verify a pending credential (hr_admin; not your own).")

@@ -1150,6 +1150,99 @@ async def _locked_credential(session: Executor, credential_id: uuid.UUID) -> Any
     return row
 
 
+CREDENTIAL_PATCHABLE = ("number", "issuer", "issued_on", "expires_on", "notes")
+
+
+async def update_credential(
+    session: Executor, principal: Principal, credential_id: uuid.UUID, patch: dict[str, Any]
+) -> Any:
+    """HR corrects a credential's facts (a typo in the number, the real expiry date). The
+    status follows from the new facts; a changed expiry starts a new reminder cycle."""
+    principal.require_hr("correcting credentials")
+    unknown = set(patch) - set(CREDENTIAL_PATCHABLE)
+    if unknown:
+        raise BadUserInput(f"cannot update {', '.join(sorted(unknown))}", field="input")
+    current = await _locked_credential(session, credential_id)
+    values: dict[str, Any] = {}
+    if "number" in patch:
+        values["number"] = optional_text(patch["number"], field="input.number", max_len=100)
+    if "issuer" in patch:
+        values["issuer"] = optional_text(patch["issuer"], field="input.issuer", max_len=200)
+    if "notes" in patch:
+        values["notes"] = optional_text(patch["notes"], field="input.notes", max_len=MAX_NOTES)
+    if "issued_on" in patch:
+        if patch["issued_on"] is None:
+            raise BadUserInput("cannot be null", field="input.issuedOn")
+        values["issued_on"] = patch["issued_on"]
+    if "expires_on" in patch:
+        values["expires_on"] = patch["expires_on"]
+    check_dates(
+        issued_on=values.get("issued_on", current.issued_on),
+        expires_on=values.get("expires_on", current.expires_on),
+        today_=today(principal),
+    )
+    number = values.get("number", current.number)
+    if (
+        number is not None
+        and number != current.number
+        and current.revoked_at is None
+        and current.superseded_by_id is None
+        and await _duplicate_exists(
+            session,
+            employee_id=current.employee_id,
+            type_id=current.credential_type_id,
+            number=number,
+            excluding=credential_id,
+        )
+    ):
+        raise BadUserInput(
+            f"this person already holds a live credential of this type with number {number!r}",
+            field="input.number",
+        )
+    changes = audit.diff({k: getattr(current, k) for k in values}, values)
+    row = current
+    if changes:
+        try:
+            async with session.begin_nested():
+                row = (
+                    await session.execute(
+                        sa.update(t_cred)
+                        .where(t_cred.c.id == credential_id)
+                        .values(**values, updated_at=_now())
+                        .returning(t_cred)
+                    )
+                ).one()
+        except IntegrityError as exc:
+            if _is_unique_violation(exc, "credentials_live_number_key"):
+                raise BadUserInput(
+                    "this person already holds a live credential of this type with this number",
+                    field="input.number",
+                ) from exc
+            raise
+        await record_event(
+            session,
+            principal,
+            kind="credential.updated",
+            subject_id=row.id,
+            key=f"credential.updated:{row.id}:{row.updated_at.isoformat()}",
+            payload=_event_payload(row, changes=changes),
+        )
+        superseded = await reconcile(
+            session, principal, [(row.employee_id, row.credential_type_id)]
+        )
+        await renewal_events_bulk(session, superseded)
+        row = (await session.execute(sa.select(t_cred).where(t_cred.c.id == row.id))).one()
+    await audit.record(
+        session,
+        principal,
+        action="credential.update",
+        target_type="Credential",
+        target_id=credential_id,
+        changes=changes,
+    )
+    return row
+
+
 async def verify_credential(
     session: Executor, principal: Principal, credential_id: uuid.UUID
 ) -> Any:
