@@ -32,7 +32,7 @@ from upward.audit import service as audit
 from upward.auth.principal import Principal
 from upward.credentials import service
 from upward.db import Executor, fetch
-from upward.errors import BadUserInput
+from upward.errors import BadUserInput, Conflict
 from upward.settings import get_settings
 
 COLUMNS = ("email", "credential_type", "number", "issuer", "issued_on", "expires_on", "notes")
@@ -70,6 +70,21 @@ class _Row:
     issued_on: date
     expires_on: date | None
     notes: str | None
+
+
+async def _guarded(session: Executor, sql: str, *args: Any) -> list[Any]:
+    """A bulk write; a unique violation means a concurrent change to the same credentials
+    (the duplicate checks above saw the state before it): CONFLICT, retry the import."""
+    try:
+        return await fetch(session, sql, *args)
+    except Exception as exc:
+        orig = getattr(exc, "orig", exc)
+        code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+        if code == "23505":
+            raise Conflict(
+                "these credentials changed while importing; run the import again", field="csv"
+            ) from exc
+        raise
 
 
 def _parse_date(value: str, *, column: str) -> date:
@@ -285,7 +300,7 @@ async def import_credentials(
                 verification.append("pending")
             else:
                 verification.append("verified")
-        inserted = await fetch(
+        inserted = await _guarded(
             session,
             """
             insert into credentials (tenant_id, id, employee_id, credential_type_id, number,

@@ -212,7 +212,7 @@ class Evidence(Node):
     id: strawberry.ID
     file_name: str
     media_type: str
-    size_bytes: float = strawberry.field(description="Bytes (declared until uploaded).")
+    size_bytes: int = strawberry.field(description="Bytes (declared until uploaded).")
     sha256: str | None = strawberry.field(description="Hex digest, once uploaded.")
     uploaded: bool
     created_at: datetime
