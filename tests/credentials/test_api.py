@@ -646,3 +646,28 @@ class TestCorrect:
         }
         body = await gql(self.Q, {"id": cid, "i": {"notes": "x"}}, token=ct.token("lead@t.example"))
         assert only_error(body)["extensions"]["code"] == "FORBIDDEN"
+
+
+class TestConcurrency:
+    async def test_racing_duplicates_write_one(
+        self, gql: GQL, ct: TenantInfo, owner_engine: AsyncEngine
+    ) -> None:
+        import asyncio
+
+        ids = await type_ids(gql, ct)
+        inp = {"credentialTypeId": ids["Forklift"], "issuedOn": "2026-06-01", "number": "RACE-1"}
+        bodies = await asyncio.gather(
+            *(gql(CREATE, {"i": inp}, token=ct.token("dev@t.example")) for _ in range(6))
+        )
+        ok = [b for b in bodies if "errors" not in b]
+        refused = [only_error(b)["extensions"] for b in bodies if "errors" in b]
+        assert len(ok) == 1
+        assert refused == [{"code": "BAD_USER_INPUT", "field": "input.number"}] * 5
+        async with owner_engine.connect() as conn:
+            n = await conn.scalar(
+                sa.text(
+                    "select count(*) from credentials where tenant_id = :t and number = 'RACE-1'"
+                ),
+                {"t": ct.id},
+            )
+        assert n == 1
