@@ -109,7 +109,7 @@ class TestImport:
                 ),
                 {"t": ct.id},
             )
-        assert dict(kinds) == {"credential.created": 2}
+        assert dict(kinds) == {"credential.created": 2, "credential.updated": 1}
         assert audit == 1  # the run that wrote (the dry run and the unchanged re-run did not)
 
     async def test_errors_per_row(

@@ -374,6 +374,22 @@ async def import_credentials(
         """,
         created_ids,
     )
+    if updated_ids:
+        await fetch(
+            session,
+            """
+            insert into domain_events (tenant_id, kind, subject_type, subject_id,
+                                       idempotency_key, payload)
+            select c.tenant_id, 'credential.updated', 'Credential', c.id,
+                   'credential.updated:' || c.id || ':' || c.updated_at,
+                   jsonb_build_object('credential_id', c.id, 'employee_id', c.employee_id,
+                       'credential_type_id', c.credential_type_id, 'issued_on', c.issued_on,
+                       'expires_on', c.expires_on, 'source', 'import')
+            from credentials c where c.id = any($1::uuid[])
+            on conflict on constraint domain_events_key do nothing
+            """,
+            updated_ids,
+        )
     superseded = await service.reconcile(
         session, principal, [(r.employee_id, r.type_row.id) for r in creates], audit_each=False
     )
