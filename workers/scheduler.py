@@ -35,12 +35,15 @@ class Periodic:
 
 def periodic_jobs() -> list[Periodic]:
     from workers.audit import prune_expired
-    from workers.credentials import record_status_events
+    from workers.credentials import prune_pending_evidence, record_status_events
 
     return [
         Periodic("audit.prune_expired", prune_expired, every_seconds=24 * 3600),
         # hourly: a credential turns expiring/expired at midnight in its tenant's zone
         Periodic("credentials.record_status_events", record_status_events, every_seconds=3600),
+        Periodic(
+            "credentials.prune_pending_evidence", prune_pending_evidence, every_seconds=24 * 3600
+        ),
     ]
 
 

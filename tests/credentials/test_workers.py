@@ -74,3 +74,35 @@ async def test_status_events_are_recorded_once(make_tenant: Any, owner_engine: A
     await _run_worker(broker, record_status_events.queue_name)
     assert await _status_events(owner_engine, t) == first
     broker.flush_all()
+
+
+async def test_pending_evidence_is_pruned(make_tenant: Any, owner_engine: AsyncEngine) -> None:
+    from workers.broker import broker
+    from workers.credentials import prune_pending_evidence
+
+    t: TenantInfo = await make_tenant()
+    async with owner_engine.begin() as conn:
+        for age_hours, status in ((48, "pending"), (1, "pending"), (48, "stored")):
+            await conn.execute(
+                sa.text(
+                    "insert into evidence_files (tenant_id, employee_id, file_name, media_type, "
+                    "size_bytes, storage_key, status, created_at) values (:t, :e, 'f.pdf', "
+                    "'application/pdf', 10, 'k', :s, now() - make_interval(hours => :h))"
+                ),
+                {"t": t.id, "e": t.ids["dev@t.example"], "s": status, "h": age_hours},
+            )
+    broker.flush_all()
+    prune_pending_evidence.send(str(t.id))
+    prune_pending_evidence.send(str(t.id))
+    await _run_worker(broker, prune_pending_evidence.queue_name)
+    async with owner_engine.connect() as conn:
+        left = (
+            await conn.execute(
+                sa.text(
+                    "select status, created_at > now() - interval '2 hours' from evidence_files "
+                    "where tenant_id = :t order by status"
+                ),
+                {"t": t.id},
+            )
+        ).all()
+    assert [tuple(r) for r in left] == [("pending", True), ("stored", False)]

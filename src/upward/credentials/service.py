@@ -621,6 +621,18 @@ async def create_evidence_upload(
     return row
 
 
+async def prune_pending_evidence(session: Executor, *, older_than_seconds: int) -> int:
+    """Forget evidence declared but never uploaded (its signed URL long expired). Nothing was
+    stored for it, so only the row goes. Idempotent."""
+    result = await session.execute(
+        sa.delete(t_ev).where(
+            t_ev.c.status == "pending",
+            t_ev.c.created_at < _now() - timedelta(seconds=older_than_seconds),
+        )
+    )
+    return result.rowcount or 0
+
+
 async def evidence_by_ids(session: Executor, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Any]:
     ids = list(set(ids))
     if not ids:

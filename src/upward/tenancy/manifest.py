@@ -571,7 +571,7 @@ def _credentials_sections(
             c.error(entry, "'evidence' must be a path relative to the manifest, inside its folder")
         spec_type = next((t for t in types if t.name == base["credential_type"]), None)
         if spec_type is not None and spec_type.evidence_required and evidence is None:
-            c.error(entry, f"{spec_type.name!r} requires evidence: add evidence = \"<file>\"")
+            c.error(entry, f'{spec_type.name!r} requires evidence: add evidence = "<file>"')
         key = (base["employee"] or "", base["credential_type"], number or "")
         if key in keys:
             c.error(entry, "duplicate credential (same employee, type and number)")
