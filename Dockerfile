@@ -25,6 +25,11 @@ COPY tenants ./tenants
 # tree, and a built wheel would contain neither.
 RUN pip install -e .
 
+# Evidence files (and anything else the service keeps on disk) live in /data: mount a volume
+# there, shared by the API and the workers (docker-compose.yml does).
+RUN mkdir -p /data && chown upward:upward /data
+ENV UPWARD_DATA_DIR=/data
+
 USER upward
 
 EXPOSE 8000

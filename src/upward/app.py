@@ -195,7 +195,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_methods=["GET", "POST", "PUT", "OPTIONS"],  # PUT: evidence uploads
             allow_headers=["authorization", "content-type", "x-request-id"],
             expose_headers=["x-request-id"],
             max_age=600,

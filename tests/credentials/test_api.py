@@ -325,7 +325,9 @@ class TestSubmit:
             token=ct.token("dev@t.example"),
         )
 
-    async def test_only_hr_submits_for_others(self, gql: GQL, ct: TenantInfo) -> None:
+    async def test_only_hr_submits_for_others(
+        self, gql: GQL, ct: TenantInfo, owner_engine: AsyncEngine
+    ) -> None:
         ids = await type_ids(gql, ct)
         inp = {
             "credentialTypeId": ids["License"],
@@ -339,6 +341,8 @@ class TestSubmit:
         # HR entering someone else's credential vouches for it
         assert c["verification"] == "VERIFIED" and c["status"] == "ACTIVE"
         assert c["employee"] == {"email": "peer@t.example"}
+        verified = [p for k, p in await _events(owner_engine, ct) if k == "credential.verified"]
+        assert [p["credential_id"] for p in verified] == [_raw(c["id"])]
 
 
 class TestVerification:

@@ -256,3 +256,43 @@ class TestRulesAreData:
         may = await _report(gql, ct, "2026-05-15")
         assert _by_type(may)["License"] == (0, 2)
         assert ("peer", "License", "MISSING") in _gaps(may)
+
+
+class TestSupersededCredentials:
+    async def test_count_only_before_the_renewal_was_recorded(
+        self, gql: GQL, ct: TenantInfo
+    ) -> None:
+        from tests.credentials.helpers import CREATE, type_ids
+
+        ids = await type_ids(gql, ct)
+        dev = ct.token("dev@t.example")
+        await gql.ok(
+            CREATE,
+            {
+                "i": {
+                    "credentialTypeId": ids["Safety"],
+                    "issuedOn": "2025-01-01",
+                    "number": "OLD",
+                    "expiresOn": "2028-06-30",
+                }
+            },
+            token=dev,
+        )
+        await gql.ok(
+            CREATE,
+            {"i": {"credentialTypeId": ids["Safety"], "issuedOn": "2026-06-01", "number": "NEW"}},
+            token=dev,
+        )  # renews on 2026-06-15 (the frozen today); expires 2027-06-01
+
+        async def safety(on: str) -> dict:
+            data = await gql.ok(PERSON, {"on": on}, token=dev)
+            return next(
+                a
+                for a in data["employeeCompliance"]["requirements"]
+                if a["credentialType"]["name"] == "Safety"
+            )
+
+        before = await safety("2026-05-01")
+        assert (before["state"], before["credential"]["number"]) == ("SATISFIED", "OLD")
+        after = await safety("2027-09-01")
+        assert (after["state"], after["credential"]["number"]) == ("EXPIRED", "NEW")

@@ -188,3 +188,23 @@ class TestPut:
             _path(up["uploadUrl"]), content=PDF, headers={"content-type": "application/pdf"}
         )
         assert r.status_code == 410
+
+
+async def test_a_file_missing_from_the_store_is_404(gql: GQL, ct: TenantInfo) -> None:
+    import os
+
+    from upward.credentials.storage import evidence_store
+
+    up = await _declare(gql, ct, "dev@t.example")
+    r = await gql.client.put(
+        _path(up["uploadUrl"]), content=PDF, headers={"content-type": "application/pdf"}
+    )
+    assert r.status_code == 200
+    q = "query($id: ID!) { node(id: $id) { ... on Evidence { downloadUrl } } }"
+    data = await gql.ok(q, {"id": up["evidence"]["id"]}, token=ct.token("dev@t.example"))
+    import base64
+
+    raw = base64.b64decode(up["evidence"]["id"]).decode().split(":", 1)[1]
+    os.unlink(evidence_store()._path(f"{ct.id}/{raw}"))
+    got = await gql.client.get(_path(data["node"]["downloadUrl"]))
+    assert got.status_code == 404 and got.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"

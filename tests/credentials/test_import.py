@@ -182,3 +182,25 @@ class TestImport:
             IMPORT, {"csv": GOOD, "dry": True, "all": False}, token=ct.token("boss@t.example")
         )
         assert only_error(body)["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_empty_cells_keep_current_values_on_a_match(gql: GQL, ct: TenantInfo) -> None:
+    hr = ct.token("hr@t.example")
+    await gql.ok(
+        """mutation { importCredentials(dryRun: false, csv: "email,credential_type,number,issued_on,expires_on,notes\\nlead@t.example,Forklift,F-1,2025-02-01,2027-05-05,kept") { updated } }""",
+        token=hr,
+    )
+    res = await _run(
+        gql,
+        ct,
+        "email,credential_type,number,issued_on\nlead@t.example,Forklift,F-1,2025-02-01\n",
+        dry=False,
+    )
+    assert (res["unchanged"], res["updated"]) == (1, 0)
+    data = await gql.ok(
+        "query($f: CredentialFilter) { credentials(filter: $f) { edges { node { number expiresOn notes } } } }",
+        {"f": {"employeeIds": [ct.gid("lead@t.example")]}},
+        token=hr,
+    )
+    f1 = next(e["node"] for e in data["credentials"]["edges"] if e["node"]["number"] == "F-1")
+    assert f1 == {"number": "F-1", "expiresOn": "2027-05-05", "notes": "kept"}

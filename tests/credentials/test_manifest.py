@@ -111,8 +111,8 @@ async def test_apply_twice_changes_nothing(owner_engine: AsyncEngine) -> None:
     assert (row.expires_on - row.issued_on).days == 710 and row.source == "manifest"
     assert abs((today - row.issued_on).days - 10) <= 1  # the tenant's today (UTC here)
     assert window == 30
-    # a changed value updates in place; the 5 Safety credentials whose expiry defaults from the
-    # type's validity follow it
+    # a changed type updates in place; credentials, once created, are left to the API
     data["credential_types"][0]["validity_months"] = 6
+    data["credentials"][0]["notes"] = "changed in the file"
     third = await apply_manifest(owner_engine, validate_manifest(data, "c.toml"))
-    assert third.updated == {"credential_types": 1, "credentials": 5}
+    assert third.updated == {"credential_types": 1}

@@ -8,7 +8,9 @@ rule that selects them (a department rule and a location rule for the same type 
 - SATISFIED / EXPIRING: a valid credential covers the date (EXPIRING: at most the tenant's
   window of days left).
 - PENDING: only a credential awaiting verification covers it.
-- EXPIRED: the best they had expired before the date. MISSING: they never had one.
+- EXPIRED: the best they had expired before the date. MISSING: none counts (they never had
+  one, or only revoked or rejected ones, or it was issued after the date). A credential that
+  a renewal superseded counts only on dates before the renewal was recorded.
 - Grace: a rule's `grace_days` tolerate a gap for that many days after the rule starts applying
   to the person (its `effective_from`, or their hire date if later), and after an expiry. A pair
   is in grace only if every rule selecting it tolerates the gap (the strictest rule wins).

@@ -147,8 +147,25 @@ async def get_evidence(request: Request) -> Response:
     if row is None or row.status != "stored":
         return _error(404, "NOT_FOUND", "no such file")
     quoted = urllib.parse.quote(row.file_name, safe="")
+    # read the first chunk before answering: a file missing from the store is an error the
+    # client can see, not a 200 with an empty body
+    chunks = evidence_store().open(row.storage_key)
+    try:
+        first = await anext(chunks)
+    except StopAsyncIteration:
+        first = b""
+    except FileNotFoundError:
+        log.error("evidence file missing from the store", extra={"evidence_id": str(evidence_id)})
+        return _error(404, "NOT_FOUND", "the file is missing from storage; upload it again")
+
+    async def body() -> Any:
+        if first:
+            yield first
+        async for chunk in chunks:
+            yield chunk
+
     return StreamingResponse(
-        evidence_store().open(row.storage_key),
+        body(),
         media_type=row.media_type,
         headers={
             "Content-Length": str(row.size_bytes),

@@ -12,9 +12,11 @@ Columns (header row required, any order, names case-insensitive):
   expires_on       YYYY-MM-DD, optional (default: from the type's validity); `never` for none
   notes            optional
 
-A row matches an existing live credential of the same holder, type and number (or, without a
-number, the same issue date): equal fields make it `unchanged`, different ones `updated`.
-Otherwise it is `created`, and supersedes older credentials of its type like a renewal does.
+A row matches an existing credential of the same holder, type and number (or, without a
+number, the same issue date) that is not revoked or rejected: the live one, else one in the
+history that a renewal superseded. Equal fields make it `unchanged`, different ones `updated`;
+on a match, an empty optional cell (issuer, expires_on, notes) keeps the current value.
+Otherwise the row is `created`, and supersedes older credentials of its type like a renewal.
 """
 
 from __future__ import annotations
@@ -70,6 +72,16 @@ class _Row:
     issued_on: date
     expires_on: date | None
     notes: str | None
+    given: frozenset[str]  # optional columns with a value in the row
+
+    def merged(self, cur: Any) -> tuple[Any, ...]:
+        """(issued_on, expires_on, issuer, notes) as they will be on the matched credential."""
+        return (
+            self.issued_on,
+            self.expires_on if "expires_on" in self.given else cur["expires_on"],
+            self.issuer if "issuer" in self.given else cur["issuer"],
+            self.notes if "notes" in self.given else cur["notes"],
+        )
 
 
 async def _guarded(session: Executor, sql: str, *args: Any) -> list[Any]:
@@ -241,6 +253,7 @@ async def import_credentials(
                 issued,
                 expires,
                 rec.get("notes") or None,
+                frozenset(c for c in ("expires_on", "issuer", "notes") if rec.get(c)),
             )
         )
 
@@ -274,12 +287,7 @@ async def import_credentials(
         if cur is None:
             creates.append(r)
             result.rows.append(RowResult(r.n, "created"))
-        elif (cur["issued_on"], cur["expires_on"], cur["issuer"], cur["notes"]) == (
-            r.issued_on,
-            r.expires_on,
-            r.issuer,
-            r.notes,
-        ):
+        elif (cur["issued_on"], cur["expires_on"], cur["issuer"], cur["notes"]) == r.merged(cur):
             result.rows.append(RowResult(r.n, "unchanged", credential_id=cur["id"]))
         else:
             updates.append((r, cur))
@@ -350,14 +358,15 @@ async def import_credentials(
             where c.id = x.id
             """,
             [cur["id"] for _, cur in updates],
-            [r.issued_on for r, _ in updates],
-            [r.expires_on for r, _ in updates],
-            [r.issuer for r, _ in updates],
-            [r.notes for r, _ in updates],
+            [r.merged(cur)[0] for r, cur in updates],
+            [r.merged(cur)[1] for r, cur in updates],
+            [r.merged(cur)[2] for r, cur in updates],
+            [r.merged(cur)[3] for r, cur in updates],
         )
     created_ids = [by_row[r.n].credential_id for r in creates]
     updated_ids = [cur["id"] for _, cur in updates]
-    # the outbox, set-based: one event per created credential, one per changed expiry
+    # the outbox, set-based: credential.created (and .verified when the importer vouched for
+    # it) per created row, credential.updated per updated row
     await fetch(
         session,
         """
@@ -374,6 +383,22 @@ async def import_credentials(
         """,
         created_ids,
     )
+    await fetch(
+        session,
+        """
+        insert into domain_events (tenant_id, kind, subject_type, subject_id, idempotency_key,
+                                   payload)
+        select c.tenant_id, 'credential.verified', 'Credential', c.id,
+               'credential.verified:' || c.id,
+               jsonb_build_object('credential_id', c.id, 'employee_id', c.employee_id,
+                   'credential_type_id', c.credential_type_id, 'issued_on', c.issued_on,
+                   'expires_on', c.expires_on, 'verified_by', c.verified_by,
+                   'source', 'import')
+        from credentials c where c.id = any($1::uuid[]) and c.verification = 'verified'
+        on conflict on constraint domain_events_key do nothing
+        """,
+        created_ids,
+    )
     if updated_ids:
         await fetch(
             session,
@@ -381,7 +406,8 @@ async def import_credentials(
             insert into domain_events (tenant_id, kind, subject_type, subject_id,
                                        idempotency_key, payload)
             select c.tenant_id, 'credential.updated', 'Credential', c.id,
-                   'credential.updated:' || c.id || ':' || c.updated_at,
+                   'credential.updated:' || c.id || ':'
+                       || (extract(epoch from c.updated_at) * 1000000)::bigint,
                    jsonb_build_object('credential_id', c.id, 'employee_id', c.employee_id,
                        'credential_type_id', c.credential_type_id, 'issued_on', c.issued_on,
                        'expires_on', c.expires_on, 'source', 'import')

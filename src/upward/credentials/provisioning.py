@@ -2,8 +2,11 @@
 
 Runs as the owner inside `tenancy.service.apply_manifest`'s transaction, so every statement
 filters by the tenant explicitly (the owner may bypass RLS). Idempotent like the rest of a
-manifest: types match by name, rules by their type and selectors, credentials by holder, type
-and number. Relative dates ("today-400d") resolve on the day the manifest is applied.
+manifest: types match by name and rules by their type and selectors, and both are updated to
+what the file says. Credentials are matched by holder, type and number and only ever created:
+once they exist they are operational data (verified, rejected, corrected, renewed through the
+API), which a later apply must not undo. Relative dates ("today-400d") resolve on the day a
+credential is created.
 """
 
 from __future__ import annotations
@@ -178,20 +181,14 @@ async def apply_credentials(
                     source="manifest",
                     evidence_id=evidence_id,
                     verified_at=now if verification in ("verified", "rejected") else None,
-                    rejection_reason="Document illegible" if verification == "rejected" else None,
+                    rejection_reason=(spec.rejection_reason or "Rejected in review")
+                    if verification == "rejected"
+                    else None,
                     **values,
                 )
             )
             _count(result, "created", "credentials")
             created_ids.append(cred_id)
-            pairs.append((emp_id, type_row.id))
-        elif any(getattr(row, k) != v for k, v in values.items()):
-            await session.execute(
-                sa.update(t_cred)
-                .where(t_cred.c.tenant_id == tenant_id, t_cred.c.id == row.id)
-                .values(**values, updated_at=now)
-            )
-            _count(result, "updated", "credentials")
             pairs.append((emp_id, type_row.id))
     for cred_id in created_ids:
         cred = (
@@ -207,6 +204,15 @@ async def apply_credentials(
             key=f"credential.created:{cred_id}",
             payload=service._event_payload(cred, source="manifest"),
         )
+        if cred.verification == "verified":
+            await service.record_event(
+                session,
+                principal,
+                kind="credential.verified",
+                subject_id=cred_id,
+                key=f"credential.verified:{cred_id}",
+                payload=service._event_payload(cred, source="manifest"),
+            )
     superseded = await service.reconcile(session, principal, pairs, audit_each=False)
     await service.renewal_events_bulk(session, superseded)
 

@@ -916,7 +916,7 @@ def check_dates(
         )
     if expires_on is not None and expires_on < issued_on:
         raise BadUserInput("must be on or after issuedOn", field=f"{prefix}expiresOn")
-    if expires_on is not None and expires_on.year > 2200:
+    if expires_on is not None and expires_on.year >= 2200:
         raise BadUserInput("must be before 2200", field=f"{prefix}expiresOn")
 
 
@@ -1144,6 +1144,15 @@ async def create_credential(session: Executor, principal: Principal, data: Crede
         key=f"credential.created:{row.id}",
         payload=_event_payload(row, verification=verification),
     )
+    if verification == "verified":  # HR vouched for it on entry
+        await record_event(
+            session,
+            principal,
+            kind="credential.verified",
+            subject_id=row.id,
+            key=f"credential.verified:{row.id}",
+            payload=_event_payload(row, verified_by=verified_by),
+        )
     superseded = await reconcile(session, principal, [(holder, type_row.id)])
     await renewal_events_bulk(session, superseded)
     if superseded:
@@ -1236,7 +1245,7 @@ async def update_credential(
             principal,
             kind="credential.updated",
             subject_id=row.id,
-            key=f"credential.updated:{row.id}:{row.updated_at.isoformat()}",
+            key=f"credential.updated:{row.id}:{int(row.updated_at.timestamp() * 1_000_000)}",
             payload=_event_payload(row, changes=changes),
         )
         superseded = await reconcile(
@@ -1459,6 +1468,7 @@ best as (
     join pairs p on p.employee_id = c.employee_id and p.credential_type_id = c.credential_type_id
     where c.issued_on <= $1 and c.verification <> 'rejected'
       and (c.revoked_at is null or c.revoked_at >= $2)
+      and (c.superseded_at is null or c.superseded_at >= $2)
     order by c.employee_id, c.credential_type_id, rank,
              coalesce(c.expires_on, 'infinity'::date) desc, c.issued_on desc, c.id
 )

@@ -65,6 +65,7 @@ CREDENTIAL_KEYS = {
     "verification",
     "notes",
     "evidence",
+    "rejection_reason",
 }
 RELATIVE_DATE = re.compile(r"^today(?:([+-])(\d{1,5})d)?$")
 DEPARTMENT_KEYS = {"name", "code"}
@@ -182,6 +183,7 @@ class CredentialSpec:
     verification: str | None = None  # None: verified if the type needs it
     notes: str | None = None
     evidence: str | None = None  # a file path, relative to the manifest
+    rejection_reason: str | None = None  # with verification = "rejected"
 
 
 @dataclass
@@ -587,6 +589,7 @@ def _credentials_sections(
                 verification=verification,
                 notes=c.string(entry, d, "notes", max_len=2000),
                 evidence=evidence,
+                rejection_reason=c.string(entry, d, "rejection_reason", max_len=2000),
             )
         )
     return types, reqs, creds
