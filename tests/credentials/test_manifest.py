@@ -116,3 +116,18 @@ async def test_apply_twice_changes_nothing(owner_engine: AsyncEngine) -> None:
     data["credentials"][0]["notes"] = "changed in the file"
     third = await apply_manifest(owner_engine, validate_manifest(data, "c.toml"))
     assert third.updated == {"credential_types": 1}
+
+
+@pytest.mark.parametrize(
+    "entry, expected",
+    [
+        ({"credential_type": "Safety", "verification": "pending"}, "applies only to types"),
+        ({"credential_type": "License", "rejection_reason": "x"}, "needs verification"),
+    ],
+)
+def test_verification_keys_fit_the_type(entry: dict, expected: str) -> None:
+    data = _data()
+    data["credentials"].append(
+        {"employee": "dev@t.example", "number": "V-1", "issued_on": "today", **entry}
+    )
+    assert any(expected in p for p in _problems(data)), _problems(data)

@@ -156,7 +156,11 @@ async def get_evidence(request: Request) -> Response:
         first = b""
     except FileNotFoundError:
         log.error("evidence file missing from the store", extra={"evidence_id": str(evidence_id)})
-        return _error(404, "NOT_FOUND", "the file is missing from storage; upload it again")
+        return _error(
+            404,
+            "NOT_FOUND",
+            "the file is missing from storage (an operator can restore it from backup)",
+        )
 
     async def body() -> Any:
         if first:

@@ -416,8 +416,13 @@ async def import_credentials(
             """,
             updated_ids,
         )
+    # created rows may renew, and changed dates may reorder a person's history
     superseded = await service.reconcile(
-        session, principal, [(r.employee_id, r.type_row.id) for r in creates], audit_each=False
+        session,
+        principal,
+        [(r.employee_id, r.type_row.id) for r in creates]
+        + [(r.employee_id, r.type_row.id) for r, _ in updates],
+        audit_each=False,
     )
     await service.renewal_events_bulk(session, superseded)
     await audit.record(

@@ -152,10 +152,10 @@ async def apply_credentials(
             if spec.expires_on == "default"
             else _resolve(spec.expires_on, today)
         )
-        if type_row.verification_required:
-            verification = spec.verification or "verified"
-        else:
-            verification = "rejected" if spec.verification == "rejected" else "not_required"
+        # (the manifest allows `verification` only for types that need it)
+        verification = (
+            (spec.verification or "verified") if type_row.verification_required else "not_required"
+        )
         values: dict[str, Any] = {
             "issuer": spec.issuer or type_row.issuing_authority,
             "issued_on": issued,

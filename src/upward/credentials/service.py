@@ -1024,7 +1024,7 @@ async def renewal_events_bulk(
         insert into domain_events (tenant_id, kind, subject_type, subject_id, idempotency_key,
                                    payload)
         select c.tenant_id, 'credential.renewed', 'Credential', c.id,
-               'credential.renewed:' || c.id,
+               'credential.renewed:' || c.id || ':' || md5(x.olds),
                jsonb_build_object('credential_id', c.id, 'employee_id', c.employee_id,
                    'credential_type_id', c.credential_type_id, 'issued_on', c.issued_on,
                    'expires_on', c.expires_on,

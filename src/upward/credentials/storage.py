@@ -5,9 +5,9 @@ name, media type and size and returns a short-lived signed URL; the client PUTs 
 (`/uploads/evidence/<token>`, streamed to the store while the size is counted and the sha256
 computed). `Evidence.downloadUrl` is a signed GET URL, minted only for viewers who may see it.
 
-A store is anything with the three coroutines of `EvidenceStore`; `UPWARD_EVIDENCE_STORE` names
-a factory (`package.module:make_store`, called with the settings) for another backend (S3, GCS).
-Keys are `<tenant_id>/<evidence_id>`, never built from client input.
+A store is anything with the methods of `EvidenceStore` (put, commit, discard, open, delete);
+`UPWARD_EVIDENCE_STORE` names a factory (`package.module:make_store`, called with the
+settings) for another backend (S3, GCS). Keys are `<tenant_id>/<evidence_id>`, never built from client input.
 """
 
 from __future__ import annotations

@@ -572,6 +572,19 @@ def _credentials_sections(
         if evidence is not None and (evidence.startswith("/") or ".." in evidence.split("/")):
             c.error(entry, "'evidence' must be a path relative to the manifest, inside its folder")
         spec_type = next((t for t in types if t.name == base["credential_type"]), None)
+        if (
+            verification is not None
+            and spec_type is not None
+            and not spec_type.verification_required
+        ):
+            c.error(
+                entry,
+                f"'verification' applies only to types with verification_required "
+                f"({spec_type.name!r} has none)",
+            )
+        reason = c.string(entry, d, "rejection_reason", max_len=2000)
+        if reason is not None and verification != "rejected":
+            c.error(entry, "'rejection_reason' needs verification = \"rejected\"")
         if spec_type is not None and spec_type.evidence_required and evidence is None:
             c.error(entry, f'{spec_type.name!r} requires evidence: add evidence = "<file>"')
         key = (base["employee"] or "", base["credential_type"], number or "")
@@ -589,7 +602,7 @@ def _credentials_sections(
                 verification=verification,
                 notes=c.string(entry, d, "notes", max_len=2000),
                 evidence=evidence,
-                rejection_reason=c.string(entry, d, "rejection_reason", max_len=2000),
+                rejection_reason=reason,
             )
         )
     return types, reqs, creds
