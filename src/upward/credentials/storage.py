@@ -7,7 +7,8 @@ computed). `Evidence.downloadUrl` is a signed GET URL, minted only for viewers w
 
 A store is anything with the methods of `EvidenceStore` (put, commit, discard, open, delete);
 `UPWARD_EVIDENCE_STORE` names a factory (`package.module:make_store`, called with the
-settings) for another backend (S3, GCS). Keys are `<tenant_id>/<evidence_id>`, never built from client input.
+settings) for another backend (S3, GCS). Keys are `<tenant_id>/<evidence_id>`, never built
+from client input.
 """
 
 from __future__ import annotations
