@@ -50,6 +50,10 @@ class Answer:
     grace_until: date | None  # the gap is tolerated through this date
 
 
+_SATISFIED = Answer(SATISFIED, True, None)
+_EXPIRING = Answer(EXPIRING, True, None)
+
+
 def _grace_end(rule: Rule, state: str, expires_on: date | None) -> date | None:
     if rule.grace_days <= 0:
         return None
@@ -73,7 +77,7 @@ def answer(
     of the type on that date (None: they have none)."""
     if rank == RANK_VALID:
         near = expires_on is not None and (expires_on - on).days <= window_days
-        return Answer(EXPIRING if near else SATISFIED, True, None)
+        return _EXPIRING if near else _SATISFIED
     state = PENDING if rank == RANK_PENDING else EXPIRED if rank == RANK_EXPIRED else MISSING
     until: date | None = None
     for rule in rules:

@@ -1426,6 +1426,9 @@ class Pair:
     answer: compliance.Answer
 
 
+# One row per (person, type) asked for on $1: the matching rules (their ids, starts and
+# graces, only where the answer needs them: `details`, or no valid credential), and the best
+# credential on that date. $2 is the instant the date ends in the tenant's zone.
 _PAIRS_SQL = """
 with emp as (
     select e.id, e.name, e.department_id, e.location_id, e.title, e.job_level, e.hire_date
@@ -1444,19 +1447,16 @@ req as (
       and (r.effective_until is null or r.effective_until >= $1)
       {req_conds}
 ),
-pairs as (
+pair_rules as (
     select emp.id as employee_id, emp.name, emp.department_id, emp.location_id,
-           req.credential_type_id,
-           array_agg(req.id order by req.id) as rule_ids,
-           array_agg(greatest(req.effective_from, emp.hire_date) order by req.id) as starts,
-           array_agg(req.grace_days order by req.id) as graces
+           req.credential_type_id, req.id as rule_id,
+           greatest(req.effective_from, emp.hire_date) as start, req.grace_days
     from emp join req
       on (req.employee_id is null or req.employee_id = emp.id)
      and (req.department_id is null or req.department_id = emp.department_id)
      and (req.location_id is null or req.location_id = emp.location_id)
      and (req.job_level is null or req.job_level = emp.job_level)
      and (req.job_title is null or req.job_title = lower(emp.title))
-    group by emp.id, emp.name, emp.department_id, emp.location_id, req.credential_type_id
 ),
 best as (
     select distinct on (c.employee_id, c.credential_type_id)
@@ -1465,27 +1465,44 @@ best as (
                 when c.verification = 'pending' then 1
                 else 0 end as rank
     from credentials c
-    join pairs p on p.employee_id = c.employee_id and p.credential_type_id = c.credential_type_id
-    where c.issued_on <= $1 and c.verification <> 'rejected'
+    where c.employee_id in (select id from emp)
+      and c.credential_type_id in (select credential_type_id from req)
+      and c.issued_on <= $1 and c.verification <> 'rejected'
       and (c.revoked_at is null or c.revoked_at >= $2)
       and (c.superseded_at is null or c.superseded_at >= $2)
     order by c.employee_id, c.credential_type_id, rank,
              coalesce(c.expires_on, 'infinity'::date) desc, c.issued_on desc, c.id
 )
-select p.employee_id, p.name, p.department_id, p.location_id, p.credential_type_id, p.rule_ids,
-       p.starts, p.graces, b.id, b.expires_on, b.rank
-from pairs p
+select p.employee_id, p.name, p.department_id, p.location_id, p.credential_type_id,
+       array_agg(p.rule_id order by p.rule_id) filter (where {details} or b.rank <> 0
+                                                        or b.rank is null),
+       array_agg(p.start order by p.rule_id) filter (where {details} or b.rank <> 0
+                                                      or b.rank is null),
+       array_agg(p.grace_days order by p.rule_id) filter (where {details} or b.rank <> 0
+                                                           or b.rank is null),
+       b.id, b.expires_on, b.rank
+from pair_rules p
 left join best b on b.employee_id = p.employee_id
                and b.credential_type_id = p.credential_type_id
+group by p.employee_id, p.name, p.department_id, p.location_id, p.credential_type_id,
+         b.id, b.expires_on, b.rank
 """
 
 
 async def compliance_pairs(
-    session: Executor, principal: Principal, scope: Scope, *, on: date, window: int
+    session: Executor,
+    principal: Principal,
+    scope: Scope,
+    *,
+    on: date,
+    window: int,
+    details: bool = True,
 ) -> list[Pair]:
     """Every (person, credential type) the requirements ask for on `on`, with its answer; one
     statement whatever the number of people. People count when employed on that date (hired
-    by then, not yet offboarded)."""
+    by then, not yet offboarded). Without `details`, pairs a valid credential satisfies carry
+    no rule ids (a tenant-wide report shows only the gaps' rules, and skips building arrays
+    for the rest)."""
     p = _Params()
     p(on, "::date")
     p(day_end(on, principal.tenant_timezone), "::timestamptz")
@@ -1505,14 +1522,18 @@ async def compliance_pairs(
     sql = _PAIRS_SQL.format(
         emp_conds="".join(f" and {c}" for c in emp_conds),
         req_conds="".join(f" and {c}" for c in req_conds),
+        details="true" if details else "false",
     )
     rows = await fetch(session, sql, *p.values)
     answer, Rule = compliance.answer, compliance.Rule
     out = []
     for emp, name, dep, loc, typ, rule_ids, starts, graces, cred_id, expires, rank in rows:
-        rules = [Rule(s, g) for s, g in zip(starts, graces, strict=True)]
-        a = answer(on=on, window_days=window, rules=rules, rank=rank, expires_on=expires)
-        out.append(Pair(emp, name, dep, loc, typ, list(rule_ids), cred_id, expires, a))
+        if rank == compliance.RANK_VALID:  # no rules needed: the answer is the credential's
+            a = answer(on=on, window_days=window, rules=(), rank=rank, expires_on=expires)
+        else:
+            rules = [Rule(s, g) for s, g in zip(starts, graces, strict=True)]
+            a = answer(on=on, window_days=window, rules=rules, rank=rank, expires_on=expires)
+        out.append(Pair(emp, name, dep, loc, typ, rule_ids or [], cred_id, expires, a))
     return out
 
 
@@ -1552,7 +1573,9 @@ async def compliance_report(
     if not date(1900, 1, 1) <= on <= date(2200, 1, 1):
         raise BadUserInput("must be between 1900 and 2200", field="on")
     window = await expiring_window(session, principal)
-    pairs = await compliance_pairs(session, principal, scope, on=on, window=window)
+    pairs = await compliance_pairs(
+        session, principal, scope, on=on, window=window, details=scope.employee_ids is not None
+    )
     summary = compliance.summarize(
         (p.employee_id, p.department_id, p.location_id, p.type_id, p.answer) for p in pairs
     )
