@@ -561,6 +561,45 @@ class TestVisibility:
         # soonest expiry first, never-expiring (L-1) last
         assert seen == ["S-3", "S-2", "S-5", "S-1", "F-1", "S-4", "L-1"]
 
+    async def test_paging_past_a_credential_without_expiry(self, gql: GQL, ct: TenantInfo) -> None:
+        ids = await type_ids(gql, ct)
+        for n in ("N-1", "N-2"):
+            await gql.ok(
+                CREATE,
+                {
+                    "i": {
+                        "credentialTypeId": ids["License"],
+                        "issuedOn": "2026-01-01",
+                        "number": n,
+                        "employeeId": ct.gid("peer@t.example"),
+                    }
+                },
+                token=ct.token("hr@t.example"),
+            )
+        q = """query($a: String, $b: String, $f: Int, $l: Int) {
+          credentials(first: $f, after: $a, last: $l, before: $b) {
+            edges { node { number } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }"""
+        forward, after = [], None
+        while True:
+            page = (await gql.ok(q, {"a": after, "f": 1}, token=ct.token("hr@t.example")))[
+                "credentials"
+            ]
+            forward += [e["node"]["number"] for e in page["edges"]]
+            if not page["pageInfo"]["hasNextPage"]:
+                break
+            after = page["pageInfo"]["endCursor"]
+        assert len(forward) == 9 and set(forward[-3:]) == {"L-1", "N-1", "N-2"}
+        backward, before = [], None
+        while True:
+            page = (await gql.ok(q, {"b": before, "l": 2}, token=ct.token("hr@t.example")))[
+                "credentials"
+            ]
+            backward = [e["node"]["number"] for e in page["edges"]] + backward
+            if not page["pageInfo"]["hasPreviousPage"]:
+                break
+            before = page["pageInfo"]["startCursor"]
+        assert backward == forward
+
 
 class TestInternalErrors:
     async def test_a_failing_field_is_masked_and_the_answer_still_200(

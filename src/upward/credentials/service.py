@@ -800,7 +800,7 @@ async def list_credentials(
         # ascending: NULLS LAST; descending: NULLS FIRST (Postgres defaults), so the
         # sentinel 'infinity' orders them the same way in the comparison
         col = f"coalesce(c.{key_col}, 'infinity'::date)"
-        kp = p(kv if kv is not None else "infinity", "::date")
+        kp = p(kv, "::date") if kv is not None else "'infinity'::date"
         ip = p(iv, "::uuid")
         where.append(f"({col}, c.id) {'>' if greater else '<'} ({kp}, {ip})")
     desc = sort.descending != backward
