@@ -11,7 +11,7 @@ import csv
 import enum
 import io
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import strawberry
@@ -1044,8 +1044,6 @@ class CredentialsQuery:
             raise BadUserInput("must be between 0 and 3650", field="withinDays")
         facts = await facts_of(ctx)
         base = _filter(filter)
-        from datetime import timedelta
-
         until = facts.today + timedelta(days=within_days)
         filt = service.CredentialFilter(
             employee_ids=base.employee_ids,
@@ -1193,8 +1191,6 @@ class CredentialsMutation:
         token, expires = sign_token(
             "put", row.tenant_id, row.id, settings.upload_url_ttl_seconds, settings
         )
-        from datetime import UTC
-
         return EvidenceUpload(
             evidence=evidence_obj(row),
             upload_url=_absolute(info, f"/uploads/evidence/{token}"),

@@ -34,7 +34,7 @@ from upward.credentials.models import (
     DomainEvent,
     EvidenceFile,
 )
-from upward.credentials.status import credential_status, status_sql
+from upward.credentials.status import STATUSES, credential_status, status_sql
 from upward.credentials.storage import storage_key
 from upward.db import Executor, fetch
 from upward.errors import BadUserInput, Conflict, Forbidden, NotFound
@@ -737,8 +737,6 @@ async def list_credentials(
     window: int,
 ) -> Page:
     """A page of the credentials the viewer may read. Statuses are derived on `on`."""
-    from upward.credentials.status import STATUSES
-
     p = _Params()
     conds: list[str] = []
     visible = _visible_ids(viewer)
