@@ -204,3 +204,34 @@ async def test_empty_cells_keep_current_values_on_a_match(gql: GQL, ct: TenantIn
     )
     f1 = next(e["node"] for e in data["credentials"]["edges"] if e["node"]["number"] == "F-1")
     assert f1 == {"number": "F-1", "expiresOn": "2027-05-05", "notes": "kept"}
+
+
+async def test_match_people_by_external_id(gql: GQL, make_tenant, frozen) -> None:
+    import copy
+
+    from tests.credentials.fixtures import cred_org
+
+    org = copy.deepcopy(cred_org())
+    for e in org["employees"]:
+        e["external_id"] = "W-" + e["email"].split("@")[0].upper()
+    t = await make_tenant(org)
+    csv = (
+        "external_id,email,credential_type,number,issued_on\n"
+        "W-DEV,,Safety,E-1,2026-01-01\n"
+        "W-PEER,peer@t.example,Safety,E-2,2026-01-01\n"
+        "W-PEER,dev@t.example,Safety,E-3,2026-01-01\n"
+        "W-NOBODY,,Safety,E-4,2026-01-01\n"
+    )
+    res = await _run(gql, t, csv, dry=True)
+    assert [(r["outcome"], r["column"]) for r in res["rows"]] == [
+        ("CREATED", None),
+        ("CREATED", None),
+        ("ERROR", "external_id"),  # the two ids name different people
+        ("ERROR", "external_id"),
+    ]
+    body = await gql(
+        IMPORT,
+        {"csv": "credential_type,issued_on\nSafety,2026-01-01\n", "dry": True, "all": False},
+        token=t.token("hr@t.example"),
+    )
+    assert only_error(body)["extensions"] == {"code": "BAD_USER_INPUT", "field": "csv"}

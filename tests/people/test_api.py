@@ -493,3 +493,37 @@ class TestConcurrency:
             # put both back under Bo for the next round
             for who in ("peer@t.example", "lead@t.example"):
                 await gql.ok(q, {"e": t.gid(who), "m": t.gid("boss@t.example")}, token=tok)
+
+
+class TestExternalId:
+    Q = """mutation($i: CreateEmployeeInput!) { createEmployee(input: $i) { employee { externalId } } }"""
+
+    async def test_set_unique_and_private(self, gql: GQL, make_tenant) -> None:
+        t = await make_tenant()
+        hr = t.token("hr@t.example")
+        data = await gql.ok(
+            self.Q,
+            {"i": {"email": "new@t.example", "name": "New", "externalId": " HR-77 "}},
+            token=hr,
+        )
+        assert data["createEmployee"]["employee"] == {"externalId": "HR-77"}
+        body = await gql(
+            self.Q,
+            {"i": {"email": "other@t.example", "name": "Other", "externalId": "HR-77"}},
+            token=hr,
+        )
+        assert only_error(body)["extensions"] == {"code": "CONFLICT", "field": "input.externalId"}
+        q = "query($f: EmployeeFilter) { employees(filter: $f) { edges { node { email externalId } } } }"
+        seen = await gql.ok(q, {"f": {"search": "new@"}}, token=t.token("dev@t.example"))
+        assert seen["employees"]["edges"] == [
+            {"node": {"email": "new@t.example", "externalId": None}}
+        ]
+        upd = await gql.ok(
+            """mutation($id: ID!) { updateEmployee(id: $id, input: {externalId: "HR-78"}) {
+                 employee { externalId } } }""",
+            {"id": t.gid("dev@t.example")},
+            token=hr,
+        )
+        assert upd["updateEmployee"]["employee"] == {"externalId": "HR-78"}
+        me = await gql.ok("{ me { externalId } }", token=t.token("dev@t.example"))
+        assert me["me"] == {"externalId": "HR-78"}

@@ -3,7 +3,8 @@ real run in the caller's transaction (every valid row, or with `all_or_nothing` 
 row fails). Set-based: a constant number of statements whatever the number of rows.
 
 Columns (header row required, any order, names case-insensitive):
-  email            the holder (an active employee of the tenant)
+  email            the holder (an active employee of the tenant), or
+  external_id      the holder's external id (the HRIS's); a row may give either or both
   credential_type  the type's name (case-insensitive) or one of its external ids as
                    `scheme:code` (e.g. `issuer:BLS-PROVIDER`)
   number           optional; with the holder and type, the upsert key
@@ -37,8 +38,17 @@ from upward.db import Executor, fetch
 from upward.errors import BadUserInput, Conflict
 from upward.settings import get_settings
 
-COLUMNS = ("email", "credential_type", "number", "issuer", "issued_on", "expires_on", "notes")
-REQUIRED = ("email", "credential_type", "issued_on")
+COLUMNS = (
+    "email",
+    "external_id",
+    "credential_type",
+    "number",
+    "issuer",
+    "issued_on",
+    "expires_on",
+    "notes",
+)
+REQUIRED = ("credential_type", "issued_on")
 MAX_CSV_CHARS = 4_000_000
 
 
@@ -124,6 +134,8 @@ def _read(text: str) -> tuple[list[str], list[list[str]]]:
                 field="csv",
             )
         missing = [c for c in REQUIRED if c not in names]
+        if "email" not in names and "external_id" not in names:
+            missing.insert(0, "email (or external_id)")
         if missing:
             raise BadUserInput(f"missing column(s) {', '.join(missing)}", field="csv")
         if len(set(names)) != len(names):
@@ -163,16 +175,20 @@ async def import_credentials(
     result = ImportResult(dry_run=dry_run, all_or_nothing=all_or_nothing)
     today = service.today(principal)
 
-    emails = set()
+    emails, external = set(), set()
     for cells in raw_rows:
         rec = dict(zip(names, cells, strict=False))
         emails.add(rec.get("email", "").strip().lower())
+        external.add(rec.get("external_id", "").strip())
     emp_rows = await fetch(
         session,
-        "select email, id, status from employees where email = any($1::text[])",
-        list(emails),
+        "select email, external_id, id, status from employees "
+        "where email = any($1::text[]) or external_id = any($2::text[])",
+        list(emails - {""}),
+        list(external - {""}),
     )
-    employees = {r[0]: (r[1], r[2]) for r in emp_rows}
+    employees = {r[0]: (r[2], r[3]) for r in emp_rows}
+    by_external = {r[1]: (r[2], r[3]) for r in emp_rows if r[1] is not None}
     types = _type_index(list((await session.execute(sa.select(service.t_type))).all()))
 
     parsed: list[_Row] = []
@@ -185,12 +201,20 @@ async def import_credentials(
         column = None
         try:
             column = "email"
-            email = rec.get("email", "").lower()
-            if not email:
-                raise ValueError("email is required")
-            emp = employees.get(email)
-            if emp is None or emp[1] != "active":
+            email, ext = rec.get("email", "").lower(), rec.get("external_id", "")
+            if not email and not ext:
+                raise ValueError("email or external_id is required")
+            emp = employees.get(email) if email else None
+            if email and (emp is None or emp[1] != "active"):
                 raise ValueError(f"no active employee with email {email!r}")
+            if ext:
+                column = "external_id"
+                by_ext = by_external.get(ext)
+                if by_ext is None or by_ext[1] != "active":
+                    raise ValueError(f"no active employee with external id {ext!r}")
+                if emp is not None and emp[0] != by_ext[0]:
+                    raise ValueError("email and external_id name different people")
+                emp = by_ext
             column = "credential_type"
             tname = rec.get("credential_type", "")
             type_row = types.get(tname.lower()) if tname else None

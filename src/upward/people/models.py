@@ -56,6 +56,7 @@ class Employee(SQLModel, table=True):
     __tablename__ = "employees"
     __table_args__ = (
         sa.UniqueConstraint("tenant_id", "email", name="employees_email_key"),
+        sa.UniqueConstraint("tenant_id", "external_id", name="employees_external_id_key"),
         sa.ForeignKeyConstraint(
             ["tenant_id", "manager_id"],
             ["employees.tenant_id", "employees.id"],
@@ -100,3 +101,5 @@ class Employee(SQLModel, table=True):
     offboarded_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
+    # the HRIS or identity provider's id, unique in the tenant (last: added by a migration)
+    external_id: str | None = None

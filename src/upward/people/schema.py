@@ -111,6 +111,9 @@ class Employee(Node):
     department: Department | None
     location: Location | None
     hire_date: date | None = strawberry.field(description="Private.")
+    external_id: str | None = strawberry.field(
+        description="The HRIS or identity provider's id, unique in the tenant. Private."
+    )
     roles: list[Role] | None = strawberry.field(description="Assigned roles. Private.")
     offboarded_at: datetime | None = strawberry.field(description="Private.")
     created_at: datetime
@@ -227,6 +230,7 @@ EMPLOYEE_FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
     "department": ("department_id",),
     "location": ("location_id",),
     "hireDate": ("id", "hire_date"),  # private: visibility depends on whose they are
+    "externalId": ("id", "external_id"),
     "roles": ("id", "roles"),
     "offboardedAt": ("id", "offboarded_at"),
     "createdAt": ("created_at",),
@@ -385,6 +389,7 @@ class EmployeeRow(Employee):
     created_at = _col("created_at")
     updated_at = _col("updated_at")
     hire_date = _private("hire_date")
+    external_id = _private("external_id")
     roles = _private("roles")
     offboarded_at = _private("offboarded_at")
 
@@ -669,6 +674,9 @@ class CreateEmployeeInput:
     roles: list[Role] | None = strawberry.field(default=None, description="Needs tenant_admin.")
     timezone: str | None = None
     hire_date: date | None = None
+    external_id: str | None = strawberry.field(
+        default=None, description="The HRIS or identity provider's id, unique in the tenant."
+    )
 
 
 @strawberry.input(description="Fields to change; omitted fields stay as they are, null clears.")
@@ -682,6 +690,7 @@ class UpdateEmployeeInput:
     roles: list[Role] | None = strawberry.UNSET
     timezone: str | None = strawberry.UNSET
     hire_date: date | None = strawberry.UNSET
+    external_id: str | None = strawberry.UNSET
 
 
 @strawberry.input
@@ -778,6 +787,7 @@ class PeopleMutation:
                 roles=[r.value for r in input.roles] if input.roles else None,
                 timezone=input.timezone,
                 hire_date=input.hire_date,
+                external_id=input.external_id,
             )
         return await _employee_payload(info, row)
 
@@ -800,6 +810,7 @@ class PeopleMutation:
                 "roles": ("roles", None),
                 "timezone": ("timezone", None),
                 "hire_date": ("hire_date", None),
+                "external_id": ("external_id", None),
             },
         )
         async with info.context.mutation() as (s, p):

@@ -59,6 +59,7 @@ EMPLOYEE_FIELDS = (
     "offboarded_at",
     "created_at",
     "updated_at",
+    "external_id",
 )
 EMPLOYEE_COLUMNS = ", ".join(f"e.{c}" for c in EMPLOYEE_FIELDS)
 MAX_CHAIN_DEPTH = 64
@@ -444,12 +445,17 @@ def _is_unique_violation(exc: IntegrityError) -> bool:
 
 
 async def _write_employee(session: Executor, stmt: Any) -> Any:
-    """Insert or update one employee in a savepoint; a taken email is a CONFLICT."""
+    """Insert or update one employee in a savepoint; a taken email or external id is a
+    CONFLICT."""
     try:
         async with session.begin_nested():
             return (await session.execute(stmt.returning(t_emp))).one()
     except IntegrityError as exc:
         if _is_unique_violation(exc):
+            if "employees_external_id_key" in str(exc.orig):
+                raise Conflict(
+                    "an employee with this external id already exists", field="input.externalId"
+                ) from exc
             raise Conflict(
                 "an employee with this email already exists", field="input.email"
             ) from exc
@@ -521,6 +527,7 @@ async def create_employee(
     roles: list[str] | None = None,
     timezone: str | None = None,
     hire_date: date | None = None,
+    external_id: str | None = None,
 ) -> Any:
     principal.require_hr("creating employees")
     values: dict[str, Any] = {
@@ -530,6 +537,7 @@ async def create_employee(
         "job_level": optional_text(job_level, field="input.jobLevel", max_len=32),
         "timezone": check_timezone(timezone, field="input.timezone"),
         "hire_date": check_hire_date(hire_date, field="input.hireDate"),
+        "external_id": optional_text(external_id, field="input.externalId", max_len=200),
         "roles": _check_roles(principal, roles, field="input.roles"),
         "department_id": department_id,
         "location_id": location_id,
@@ -567,6 +575,7 @@ EMPLOYEE_PATCHABLE = {
     "roles",
     "timezone",
     "hire_date",
+    "external_id",
 }
 
 
@@ -597,6 +606,8 @@ async def update_employee(
             values[key] = check_timezone(value, field="input.timezone")
         elif key == "hire_date":
             values[key] = check_hire_date(value, field="input.hireDate")
+        elif key == "external_id":
+            values[key] = optional_text(value, field="input.externalId", max_len=200)
         elif key == "roles":
             values[key] = _check_roles(principal, value, field="input.roles")
         elif key == "department_id":

@@ -81,6 +81,7 @@ EMPLOYEE_KEYS = {
     "roles",
     "hire_date",
     "timezone",
+    "external_id",
     "status",
 }
 
@@ -126,6 +127,7 @@ class EmployeeSpec:
     roles: list[str] = field(default_factory=list)
     hire_date: date | None = None
     timezone: str | None = None
+    external_id: str | None = None
     status: str = "active"
 
 
@@ -318,6 +320,7 @@ def validate_manifest(data: dict[str, Any], path: str = "<manifest>") -> Manifes
     loc_names = {loc.name for loc in locations}
     employees: list[EmployeeSpec] = []
     emails: set[str] = set()
+    external_ids: set[str] = set()
     for i, e in enumerate(c.tables(data, "employees")):
         entry = f"employees[{i}]" + (
             f" ({e.get('email')})" if isinstance(e.get("email"), str) else ""
@@ -340,7 +343,12 @@ def validate_manifest(data: dict[str, Any], path: str = "<manifest>") -> Manifes
             department=c.string(entry, e, "department"),
             location=c.string(entry, e, "location"),
             timezone=c.tz(entry, e, "timezone"),
+            external_id=c.string(entry, e, "external_id"),
         )
+        if spec.external_id is not None:
+            if spec.external_id in external_ids:
+                c.error(entry, f"duplicate external_id {spec.external_id!r}")
+            external_ids.add(spec.external_id)
         if spec.department is not None and spec.department not in dep_names:
             c.error(entry, f"department {spec.department!r} is not declared in [[departments]]")
         if spec.location is not None and spec.location not in loc_names:

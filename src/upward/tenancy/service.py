@@ -191,6 +191,7 @@ async def apply_manifest(engine: AsyncEngine, manifest: Manifest) -> ApplyResult
                 "location_id": loc_ids.get(spec.location) if spec.location else None,
                 "roles": spec.roles,
                 "hire_date": spec.hire_date,
+                "external_id": spec.external_id,
                 "timezone": spec.timezone,
                 "status": spec.status,
             }
