@@ -115,10 +115,6 @@ def _is_unique_violation(exc: IntegrityError, name: str | None = None) -> bool:
 # --- visibility ----------------------------------------------------------------------------------
 
 
-async def viewer_for(session: Executor, principal: Principal) -> Viewer:
-    return await load_viewer(session, principal)
-
-
 def can_read(viewer: Viewer, employee_id: uuid.UUID) -> bool:
     """Employees read their own credentials, managers their reporting line's, HR everyone's."""
     return viewer.sees_private(employee_id)
@@ -209,16 +205,6 @@ async def record_status_events(session: Executor, principal: Principal) -> int:
         """  # noqa: S608 - constants only; values are parameters
         total += len(await fetch(session, sql, *p.values))
     return total
-
-
-async def list_events(
-    session: Executor, principal: Principal, *, after: datetime | None = None, limit: int = 100
-) -> list[Any]:
-    principal.require_hr("reading domain events")
-    stmt = sa.select(t_event).order_by(t_event.c.occurred_at, t_event.c.id).limit(limit)
-    if after is not None:
-        stmt = stmt.where(t_event.c.occurred_at > after)
-    return list((await session.execute(stmt)).all())
 
 
 # --- credential types ----------------------------------------------------------------------------
