@@ -13,13 +13,17 @@ def now() -> datetime:
     return _frozen if _frozen is not None else datetime.now(UTC)
 
 
+def zone(timezone: str) -> zoneinfo.ZoneInfo:
+    """The IANA zone, or UTC for a name that is not one (zones are validated on input)."""
+    try:
+        return zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
 def today(timezone: str = "UTC") -> date:
     """Today's date in `timezone` (an IANA zone; the tenant's, usually)."""
-    try:
-        tz = zoneinfo.ZoneInfo(timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        tz = zoneinfo.ZoneInfo("UTC")
-    return now().astimezone(tz).date()
+    return now().astimezone(zone(timezone)).date()
 
 
 def freeze(at: datetime | None) -> None:

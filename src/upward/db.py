@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
 from upward.settings import get_settings, sqlalchemy_url
@@ -169,3 +169,48 @@ def pool_status() -> dict[str, Any]:
         out["checked_out"] += pool.checkedout()
         out["overflow"] += max(pool.overflow(), 0)
     return out
+
+
+async def rows_by_ids(session: Executor, table: Any, ids: Any) -> dict[Any, Any]:
+    """{id: row} of `table` for the given ids, in one statement (DataLoaders' batch fetch)."""
+    wanted = list(set(ids))
+    if not wanted:
+        return {}
+    rows = (await session.execute(select(table).where(table.c.id.in_(wanted)))).all()
+    return {row.id: row for row in rows}
+
+
+def is_unique_violation(exc: BaseException, constraint: str | None = None) -> bool:
+    """Whether `exc` (SQLAlchemy's IntegrityError, or the driver error `fetch` raises) is a
+    unique violation, of `constraint` when given."""
+    orig = getattr(exc, "orig", None) or exc
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return code == "23505" and (constraint is None or constraint in str(orig))
+
+
+class Params:
+    """Positional parameters ($1, $2, ...) for hand-written SQL: `p(value, "::uuid")` records
+    the value and returns its placeholder."""
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+
+    def __call__(self, value: Any, cast: str = "") -> str:
+        self.values.append(value)
+        return f"${len(self.values)}{cast}"
+
+    def lazy(self, value: Any, cast: str = "") -> LazyParam:
+        """A placeholder that becomes a parameter only if the SQL text uses it (Postgres cannot
+        type a parameter that no expression references)."""
+        return LazyParam(self, value, cast)
+
+
+class LazyParam:
+    def __init__(self, params: Params, value: Any, cast: str) -> None:
+        self.params, self.value, self.cast = params, value, cast
+        self.text: str | None = None
+
+    def __str__(self) -> str:
+        if self.text is None:
+            self.text = self.params(self.value, self.cast)
+        return self.text

@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from upward.audit import service as audit
 from upward.auth.principal import Principal
 from upward.credentials import service
-from upward.db import Executor, fetch
+from upward.db import Executor, fetch, is_unique_violation
 from upward.errors import BadUserInput, Conflict
 from upward.settings import get_settings
 
@@ -100,9 +100,7 @@ async def _guarded(session: Executor, sql: str, *args: Any) -> list[Any]:
     try:
         return await fetch(session, sql, *args)
     except Exception as exc:
-        orig = getattr(exc, "orig", exc)
-        code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
-        if code == "23505":
+        if is_unique_violation(exc):
             raise Conflict(
                 "these credentials changed while importing; run the import again", field="csv"
             ) from exc

@@ -51,6 +51,7 @@ from upward.people.schema import (
     _load_department,
     _load_employee,
     _load_location,
+    _opt_id,
 )
 from upward.settings import get_settings
 
@@ -625,10 +626,6 @@ def _ids(
     if len(values) > 100:
         raise BadUserInput("at most 100 ids", field=field)
     return tuple(expect_global_id(v, type_name, field=f"{field}.{i}") for i, v in enumerate(values))
-
-
-def _opt_id(value: Any, type_name: str, field: str) -> uuid.UUID | None:
-    return None if value is None else expect_global_id(value, type_name, field=field)
 
 
 @strawberry.input

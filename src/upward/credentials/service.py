@@ -11,7 +11,6 @@ from __future__ import annotations
 import calendar
 import re
 import uuid
-import zoneinfo
 from collections import namedtuple
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -36,7 +35,7 @@ from upward.credentials.models import (
 )
 from upward.credentials.status import STATUSES, credential_status, status_sql
 from upward.credentials.storage import storage_key
-from upward.db import Executor, fetch
+from upward.db import Executor, Params, fetch, is_unique_violation, rows_by_ids
 from upward.errors import BadUserInput, Conflict, Forbidden, NotFound
 from upward.pagination import Order, Page, PageArgs, page_from_rows
 from upward.people.models import Department, Employee, Location
@@ -68,21 +67,13 @@ def today(principal: Principal) -> date:
 
 def day_end(on: date, timezone: str) -> datetime:
     """The instant the date `on` ends in `timezone` (a timestamp before it is on or before `on`)."""
-    try:
-        tz = zoneinfo.ZoneInfo(timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        tz = zoneinfo.ZoneInfo("UTC")
-    return datetime.combine(on + timedelta(days=1), time.min, tzinfo=tz)
+    return datetime.combine(on + timedelta(days=1), time.min, tzinfo=clock.zone(timezone))
 
 
 def local_date(ts: datetime | None, timezone: str) -> date | None:
     if ts is None:
         return None
-    try:
-        tz = zoneinfo.ZoneInfo(timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        tz = zoneinfo.ZoneInfo("UTC")
-    return ts.astimezone(tz).date()
+    return ts.astimezone(clock.zone(timezone)).date()
 
 
 def add_months(d: date, months: int) -> date:
@@ -102,14 +93,6 @@ async def expiring_window(session: Executor, principal: Principal) -> int:
 
 def _now() -> datetime:
     return clock.now()
-
-
-def _is_unique_violation(exc: IntegrityError, name: str | None = None) -> bool:
-    orig = exc.orig
-    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
-    if code != "23505":
-        return False
-    return name is None or name in str(orig)
 
 
 # --- visibility ----------------------------------------------------------------------------------
@@ -179,7 +162,7 @@ async def record_status_events(session: Executor, principal: Principal) -> int:
     end = day_end(on, principal.tenant_timezone)
     total = 0
     for status, kind in (("expiring", "credential.expiring"), ("expired", "credential.expired")):
-        p = _Params()
+        p = Params()
         on_p = p(on, "::date")
         cond = status_sql(
             status,
@@ -285,11 +268,7 @@ async def list_types(
 
 
 async def types_by_ids(session: Executor, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Any]:
-    ids = list(set(ids))
-    if not ids:
-        return {}
-    rows = (await session.execute(sa.select(t_type).where(t_type.c.id.in_(ids)))).all()
-    return {r.id: r for r in rows}
+    return await rows_by_ids(session, t_type, ids)
 
 
 async def _write_type(session: Executor, stmt: Any) -> Any:
@@ -297,7 +276,7 @@ async def _write_type(session: Executor, stmt: Any) -> Any:
         async with session.begin_nested():
             return (await session.execute(stmt.returning(t_type))).one()
     except IntegrityError as exc:
-        if _is_unique_violation(exc, "credential_types_name_key"):
+        if is_unique_violation(exc, "credential_types_name_key"):
             raise Conflict(
                 "a credential type with this name already exists", field="input.name"
             ) from exc
@@ -450,11 +429,7 @@ async def list_requirements(
 
 
 async def requirements_by_ids(session: Executor, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Any]:
-    ids = list(set(ids))
-    if not ids:
-        return {}
-    rows = (await session.execute(sa.select(t_req).where(t_req.c.id.in_(ids)))).all()
-    return {r.id: r for r in rows}
+    return await rows_by_ids(session, t_req, ids)
 
 
 async def create_requirement(session: Executor, principal: Principal, **fields: Any) -> Any:
@@ -620,11 +595,7 @@ async def prune_pending_evidence(session: Executor, *, older_than_seconds: int) 
 
 
 async def evidence_by_ids(session: Executor, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Any]:
-    ids = list(set(ids))
-    if not ids:
-        return {}
-    rows = (await session.execute(sa.select(t_ev).where(t_ev.c.id.in_(ids)))).all()
-    return {r.id: r for r in rows}
+    return await rows_by_ids(session, t_ev, ids)
 
 
 async def pending_evidence(session: Executor, evidence_id: uuid.UUID) -> Any:
@@ -681,31 +652,6 @@ class CredentialFilter:
     include_history: bool = True  # superseded, revoked and rejected ones too
 
 
-class _Params:
-    def __init__(self) -> None:
-        self.values: list[Any] = []
-
-    def __call__(self, value: Any, cast: str = "") -> str:
-        self.values.append(value)
-        return f"${len(self.values)}{cast}"
-
-    def lazy(self, value: Any, cast: str = "") -> _LazyParam:
-        """A placeholder that becomes a parameter only if the SQL uses it (Postgres cannot
-        type a parameter that no expression references)."""
-        return _LazyParam(self, value, cast)
-
-
-class _LazyParam:
-    def __init__(self, params: _Params, value: Any, cast: str) -> None:
-        self.params, self.value, self.cast = params, value, cast
-        self.text: str | None = None
-
-    def __str__(self) -> str:
-        if self.text is None:
-            self.text = self.params(self.value, self.cast)
-        return self.text
-
-
 CREDENTIAL_COLUMNS = tuple(c.name for c in t_cred.c)
 # hand-written list SQL returns asyncpg records; rows with attributes, as SQLAlchemy's are
 CredentialRow = namedtuple("CredentialRow", CREDENTIAL_COLUMNS)  # type: ignore[misc]
@@ -723,7 +669,7 @@ async def list_credentials(
     window: int,
 ) -> Page:
     """A page of the credentials the viewer may read. Statuses are derived on `on`."""
-    p = _Params()
+    p = Params()
     conds: list[str] = []
     visible = _visible_ids(viewer)
     if visible is not None:
@@ -1102,12 +1048,12 @@ async def create_credential(session: Executor, principal: Principal, data: Crede
                 )
             ).one()
     except IntegrityError as exc:
-        if _is_unique_violation(exc, "credentials_live_number_key"):
+        if is_unique_violation(exc, "credentials_live_number_key"):
             raise BadUserInput(
                 f"this person already holds a live {type_row.name!r} with number {number!r}",
                 field="input.number",
             ) from exc
-        if _is_unique_violation(exc, "credentials_evidence_key"):
+        if is_unique_violation(exc, "credentials_evidence_key"):
             raise BadUserInput(
                 "this evidence file already proves another credential", field="input.evidenceId"
             ) from exc
@@ -1218,7 +1164,7 @@ async def update_credential(
                     )
                 ).one()
         except IntegrityError as exc:
-            if _is_unique_violation(exc, "credentials_live_number_key"):
+            if is_unique_violation(exc, "credentials_live_number_key"):
                 raise BadUserInput(
                     "this person already holds a live credential of this type with this number",
                     field="input.number",
@@ -1487,7 +1433,7 @@ async def compliance_pairs(
     by then, not yet offboarded). Without `details`, pairs a valid credential satisfies carry
     no rule ids (a tenant-wide report shows only the gaps' rules, and skips building arrays
     for the rest)."""
-    p = _Params()
+    p = Params()
     p(on, "::date")
     p(day_end(on, principal.tenant_timezone), "::timestamptz")
     emp_conds: list[str] = []

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from upward.audit import service as audit
 from upward.auth.principal import Principal
-from upward.db import Executor, fetch
+from upward.db import Executor, Params, fetch, is_unique_violation, rows_by_ids
 from upward.errors import BadUserInput, Conflict, Forbidden, NotFound
 from upward.pagination import Order, Page, PageArgs, page_from_rows
 from upward.people.models import (
@@ -112,19 +112,11 @@ async def employees_by_ids(
 
 
 async def departments_by_ids(session: Executor, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Any]:
-    ids = list(set(ids))
-    if not ids:
-        return {}
-    rows = (await session.execute(sa.select(t_dep).where(t_dep.c.id.in_(ids)))).all()
-    return {row.id: row for row in rows}
+    return await rows_by_ids(session, t_dep, ids)
 
 
 async def locations_by_ids(session: Executor, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Any]:
-    ids = list(set(ids))
-    if not ids:
-        return {}
-    rows = (await session.execute(sa.select(t_loc).where(t_loc.c.id.in_(ids)))).all()
-    return {row.id: row for row in rows}
+    return await rows_by_ids(session, t_loc, ids)
 
 
 async def get_employee(session: Executor, viewer: Viewer, employee_id: uuid.UUID) -> Any:
@@ -220,19 +212,8 @@ def _like(term: str) -> str:
     return f"%{escaped}%"
 
 
-class _Params:
-    """Positional parameters ($1, $2, ...) for hand-written SQL."""
-
-    def __init__(self) -> None:
-        self.values: list[Any] = []
-
-    def __call__(self, value: Any, cast: str = "") -> str:
-        self.values.append(value)
-        return f"${len(self.values)}{cast}"
-
-
 def _conditions(
-    viewer: Viewer, f: EmployeeFilter, p: _Params, *, line_of: uuid.UUID | None
+    viewer: Viewer, f: EmployeeFilter, p: Params, *, line_of: uuid.UUID | None
 ) -> list[str]:
     """The WHERE conditions of an employee list (alias `e`), validated."""
     conds: list[str] = []
@@ -288,7 +269,7 @@ def _page_sql(
     viewer: Viewer,
     shape: EmployeeShape,
     conds: list[str],
-    p: _Params,
+    p: Params,
     order: Order,
     args: PageArgs,
     with_count: bool,
@@ -349,7 +330,7 @@ async def list_employees(
     """A page of employees (of `line_of`'s reporting line, when given). `shape` says which
     columns and joined relations to fetch; it must include the order's columns. Rows are
     positional (see `row_layout`). Hand-written SQL: this is the hottest query of the API."""
-    p = _Params()
+    p = Params()
     conds = _conditions(viewer, filter, p, line_of=line_of)
     cond_params = list(p.values)
     sort = EMPLOYEE_ORDERS[order]
@@ -438,12 +419,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _is_unique_violation(exc: IntegrityError) -> bool:
-    orig = exc.orig
-    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
-    return code == "23505"
-
-
 async def _write_employee(session: Executor, stmt: Any) -> Any:
     """Insert or update one employee in a savepoint; a taken email or external id is a
     CONFLICT."""
@@ -451,7 +426,7 @@ async def _write_employee(session: Executor, stmt: Any) -> Any:
         async with session.begin_nested():
             return (await session.execute(stmt.returning(t_emp))).one()
     except IntegrityError as exc:
-        if _is_unique_violation(exc):
+        if is_unique_violation(exc):
             if "employees_external_id_key" in str(exc.orig):
                 raise Conflict(
                     "an employee with this external id already exists", field="input.externalId"
@@ -832,7 +807,7 @@ async def _write_named(
                     )
                 ).one()
     except IntegrityError as exc:
-        if _is_unique_violation(exc):
+        if is_unique_violation(exc):
             raise Conflict(f"a {kind} with this name already exists", field="input.name") from exc
         raise
     await audit.record(
