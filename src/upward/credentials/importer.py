@@ -389,53 +389,17 @@ async def import_credentials(
     updated_ids = [cur["id"] for _, cur in updates]
     # the outbox, set-based: credential.created (and .verified when the importer vouched for
     # it) per created row, credential.updated per updated row
-    await fetch(
-        session,
-        """
-        insert into domain_events (tenant_id, kind, subject_type, subject_id, idempotency_key,
-                                   payload)
-        select c.tenant_id, 'credential.created', 'Credential', c.id,
-               'credential.created:' || c.id,
-               jsonb_build_object('credential_id', c.id, 'employee_id', c.employee_id,
-                   'credential_type_id', c.credential_type_id, 'issued_on', c.issued_on,
-                   'expires_on', c.expires_on, 'verification', c.verification,
-                   'source', 'import')
-        from credentials c where c.id = any($1::uuid[])
-        on conflict on constraint domain_events_key do nothing
-        """,
-        created_ids,
-    )
-    await fetch(
-        session,
-        """
-        insert into domain_events (tenant_id, kind, subject_type, subject_id, idempotency_key,
-                                   payload)
-        select c.tenant_id, 'credential.verified', 'Credential', c.id,
-               'credential.verified:' || c.id,
-               jsonb_build_object('credential_id', c.id, 'employee_id', c.employee_id,
-                   'credential_type_id', c.credential_type_id, 'issued_on', c.issued_on,
-                   'expires_on', c.expires_on, 'verified_by', c.verified_by,
-                   'source', 'import')
-        from credentials c where c.id = any($1::uuid[]) and c.verification = 'verified'
-        on conflict on constraint domain_events_key do nothing
-        """,
-        created_ids,
-    )
+    await service.record_created_events(session, created_ids, source="import")
     if updated_ids:
         await fetch(
             session,
-            """
-            insert into domain_events (tenant_id, kind, subject_type, subject_id,
-                                       idempotency_key, payload)
-            select c.tenant_id, 'credential.updated', 'Credential', c.id,
-                   'credential.updated:' || c.id || ':'
-                       || (extract(epoch from c.updated_at) * 1000000)::bigint,
-                   jsonb_build_object('credential_id', c.id, 'employee_id', c.employee_id,
-                       'credential_type_id', c.credential_type_id, 'issued_on', c.issued_on,
-                       'expires_on', c.expires_on, 'source', 'import')
-            from credentials c where c.id = any($1::uuid[])
-            on conflict on constraint domain_events_key do nothing
-            """,
+            service.credential_events_sql(
+                "credential.updated",
+                "'credential.updated:' || c.id || ':' "
+                "|| (extract(epoch from c.updated_at) * 1000000)::bigint",
+                extra="'source', 'import'",
+                source="from credentials c where c.id = any($1::uuid[])",
+            ),
             updated_ids,
         )
     # created rows may renew, and changed dates may reorder a person's history

@@ -190,29 +190,7 @@ async def apply_credentials(
             _count(result, "created", "credentials")
             created_ids.append(cred_id)
             pairs.append((emp_id, type_row.id))
-    for cred_id in created_ids:
-        cred = (
-            await session.execute(
-                sa.select(t_cred).where(t_cred.c.tenant_id == tenant_id, t_cred.c.id == cred_id)
-            )
-        ).one()
-        await service.record_event(
-            session,
-            principal,
-            kind="credential.created",
-            subject_id=cred_id,
-            key=f"credential.created:{cred_id}",
-            payload=service._event_payload(cred, source="manifest"),
-        )
-        if cred.verification == "verified":
-            await service.record_event(
-                session,
-                principal,
-                kind="credential.verified",
-                subject_id=cred_id,
-                key=f"credential.verified:{cred_id}",
-                payload=service._event_payload(cred, source="manifest"),
-            )
+    await service.record_created_events(session, created_ids, source="manifest")
     superseded = await service.reconcile(session, principal, pairs, audit_each=False)
     await service.renewal_events_bulk(session, superseded)
 

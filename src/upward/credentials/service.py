@@ -153,6 +153,40 @@ def _event_payload(row: Any, **extra: Any) -> dict[str, Any]:
     }
 
 
+def credential_events_sql(kind: str, key: str, *, extra: str = "", source: str) -> str:
+    """INSERT ... SELECT of one `kind` event per credential `c` that `source` (the FROM clause
+    onwards) yields, keyed by the SQL expression `key`, with the payload of `_event_payload`
+    plus `extra` (more `'name', value` pairs); a key already recorded is skipped. Constants
+    only: values travel as the caller's parameters."""
+    more = f", {extra}" if extra else ""
+    return f"""
+        insert into domain_events
+            (tenant_id, kind, subject_type, subject_id, idempotency_key, payload)
+        select c.tenant_id, '{kind}', 'Credential', c.id, {key},
+               jsonb_build_object('credential_id', c.id, 'employee_id', c.employee_id,
+                   'credential_type_id', c.credential_type_id, 'issued_on', c.issued_on,
+                   'expires_on', c.expires_on{more})
+        {source}
+        on conflict on constraint domain_events_key do nothing
+    """
+
+
+async def record_created_events(
+    session: Executor, ids: Sequence[uuid.UUID], *, source: str
+) -> None:
+    """`credential.created` for each new credential, and `credential.verified` for those
+    verified on entry, set-based (a bulk import, a manifest). `source` is a constant."""
+    where = "from credentials c where c.id = any($1::uuid[])"
+    for kind, extra, cond in (
+        ("credential.created", "'verification', c.verification", ""),
+        ("credential.verified", "'verified_by', c.verified_by", " and c.verification = 'verified'"),
+    ):
+        sql = credential_events_sql(
+            kind, f"'{kind}:' || c.id", extra=f"{extra}, 'source', '{source}'", source=where + cond
+        )
+        await fetch(session, sql, list(ids))
+
+
 async def record_status_events(session: Executor, principal: Principal) -> int:
     """Record `credential.expiring` / `credential.expired` for every live credential of an
     active person that is in that state today, once per credential and expiry date (a renewal
@@ -171,22 +205,17 @@ async def record_status_events(session: Executor, principal: Principal) -> int:
             window=p.lazy(window, "::int"),
             day_end=p.lazy(end, "::timestamptz"),
         )
-        sql = f"""
-            insert into domain_events
-                (tenant_id, kind, subject_type, subject_id, idempotency_key, payload)
-            select c.tenant_id, '{kind}', 'Credential', c.id,
-                   '{kind}:' || c.id || ':' || c.expires_on,
-                   jsonb_build_object('credential_id', c.id, 'employee_id', c.employee_id,
-                       'credential_type_id', c.credential_type_id, 'issued_on', c.issued_on,
-                       'expires_on', c.expires_on, 'on', {on_p})
+        sql = credential_events_sql(
+            kind,
+            f"'{kind}:' || c.id || ':' || c.expires_on",
+            extra=f"'on', {on_p}",
+            source=f"""
             from credentials c
             join employees e on e.tenant_id = c.tenant_id and e.id = c.employee_id
             join credential_types t on t.tenant_id = c.tenant_id and t.id = c.credential_type_id
-            where e.status = 'active' and t.status = 'active' and {cond}
-            on conflict on constraint domain_events_key do nothing
-            returning id
-        """  # noqa: S608 - constants only; values are parameters
-        total += len(await fetch(session, sql, *p.values))
+            where e.status = 'active' and t.status = 'active' and {cond}""",
+        )
+        total += len(await fetch(session, sql + " returning id", *p.values))
     return total
 
 
@@ -948,24 +977,14 @@ async def renewal_events_bulk(
         return
     newest = list(superseded)
     olds = [",".join(str(i) for i in superseded[n]) for n in newest]
-    await fetch(
-        session,
-        """
-        insert into domain_events (tenant_id, kind, subject_type, subject_id, idempotency_key,
-                                   payload)
-        select c.tenant_id, 'credential.renewed', 'Credential', c.id,
-               'credential.renewed:' || c.id || ':' || md5(x.olds),
-               jsonb_build_object('credential_id', c.id, 'employee_id', c.employee_id,
-                   'credential_type_id', c.credential_type_id, 'issued_on', c.issued_on,
-                   'expires_on', c.expires_on,
-                   'superseded_ids', to_jsonb(string_to_array(x.olds, ',')))
-        from unnest($1::uuid[], $2::text[]) as x(id, olds)
-        join credentials c on c.id = x.id
-        on conflict on constraint domain_events_key do nothing
-        """,
-        newest,
-        olds,
+    sql = credential_events_sql(
+        "credential.renewed",
+        "'credential.renewed:' || c.id || ':' || md5(x.olds)",
+        extra="'superseded_ids', to_jsonb(string_to_array(x.olds, ','))",
+        source="from unnest($1::uuid[], $2::text[]) as x(id, olds) "
+        "join credentials c on c.id = x.id",
     )
+    await fetch(session, sql, newest, olds)
 
 
 async def create_credential(session: Executor, principal: Principal, data: CredentialInput) -> Any:
@@ -1194,48 +1213,74 @@ async def update_credential(
     return row
 
 
-async def verify_credential(
-    session: Executor, principal: Principal, credential_id: uuid.UUID
+async def _review(
+    session: Executor,
+    principal: Principal,
+    current: Any,
+    values: dict[str, Any],
+    *,
+    verb: str,
+    kind: str,
+    changes: dict[str, Any],
+    **payload: Any,
 ) -> Any:
-    principal.require_hr("verifying credentials")
-    current = await _locked_credential(session, credential_id)
-    if current.employee_id == principal.employee_id:
-        raise Forbidden("you cannot verify your own credential; ask another HR admin")
-    if current.verification != "pending":
-        raise Conflict(
-            f"only pending credentials can be verified (this one is {current.verification})",
-            field="id",
-        )
-    if current.revoked_at is not None:
-        raise Conflict("this credential is revoked", field="id")
+    """Write a review step (verify, reject, revoke) of a locked credential: the new values,
+    its audit event and its domain event, once per credential and kind."""
     row = (
         await session.execute(
             sa.update(t_cred)
-            .where(t_cred.c.id == credential_id)
-            .values(
-                verification="verified",
-                verified_by=principal.employee_id,
-                verified_at=_now(),
-                updated_at=_now(),
-            )
+            .where(t_cred.c.id == current.id)
+            .values(**values, updated_at=_now())
             .returning(t_cred)
         )
     ).one()
     await audit.record(
         session,
         principal,
-        action="credential.verify",
+        action=f"credential.{verb}",
         target_type="Credential",
-        target_id=credential_id,
-        changes={"verification": {"from": "pending", "to": "verified"}},
+        target_id=row.id,
+        changes=changes,
     )
     await record_event(
         session,
         principal,
-        kind="credential.verified",
+        kind=kind,
         subject_id=row.id,
-        key=f"credential.verified:{row.id}",
-        payload=_event_payload(row, verified_by=principal.employee_id),
+        key=f"{kind}:{row.id}",
+        payload=_event_payload(row, **payload),
+    )
+    return row
+
+
+def _require_pending(current: Any, principal: Principal, *, own: str, done: str) -> None:
+    """Only someone else's pending credential can be verified or rejected."""
+    if current.employee_id == principal.employee_id:
+        raise Forbidden(f"you cannot {own} your own credential; ask another HR admin")
+    if current.verification != "pending":
+        raise Conflict(
+            f"only pending credentials can be {done} (this one is {current.verification})",
+            field="id",
+        )
+
+
+async def verify_credential(
+    session: Executor, principal: Principal, credential_id: uuid.UUID
+) -> Any:
+    principal.require_hr("verifying credentials")
+    current = await _locked_credential(session, credential_id)
+    _require_pending(current, principal, own="verify", done="verified")
+    if current.revoked_at is not None:
+        raise Conflict("this credential is revoked", field="id")
+    row = await _review(
+        session,
+        principal,
+        current,
+        {"verification": "verified", "verified_by": principal.employee_id, "verified_at": _now()},
+        verb="verify",
+        kind="credential.verified",
+        changes={"verification": {"from": "pending", "to": "verified"}},
+        verified_by=principal.employee_id,
     )
     superseded = await reconcile(session, principal, [(row.employee_id, row.credential_type_id)])
     await renewal_events_bulk(session, superseded)
@@ -1248,44 +1293,22 @@ async def reject_credential(
     principal.require_hr("rejecting credentials")
     text = require_text(reason, field="reason", max_len=MAX_NOTES)
     current = await _locked_credential(session, credential_id)
-    if current.employee_id == principal.employee_id:
-        raise Forbidden("you cannot review your own credential; ask another HR admin")
-    if current.verification != "pending":
-        raise Conflict(
-            f"only pending credentials can be rejected (this one is {current.verification})",
-            field="id",
-        )
-    row = (
-        await session.execute(
-            sa.update(t_cred)
-            .where(t_cred.c.id == credential_id)
-            .values(
-                verification="rejected",
-                verified_by=principal.employee_id,
-                verified_at=_now(),
-                rejection_reason=text,
-                updated_at=_now(),
-            )
-            .returning(t_cred)
-        )
-    ).one()
-    await audit.record(
+    _require_pending(current, principal, own="review", done="rejected")
+    return await _review(
         session,
         principal,
-        action="credential.reject",
-        target_type="Credential",
-        target_id=credential_id,
-        changes={"verification": {"from": "pending", "to": "rejected"}, "reason": text},
-    )
-    await record_event(
-        session,
-        principal,
+        current,
+        {
+            "verification": "rejected",
+            "verified_by": principal.employee_id,
+            "verified_at": _now(),
+            "rejection_reason": text,
+        },
+        verb="reject",
         kind="credential.rejected",
-        subject_id=row.id,
-        key=f"credential.rejected:{row.id}",
-        payload=_event_payload(row, reason=text),
+        changes={"verification": {"from": "pending", "to": "rejected"}, "reason": text},
+        reason=text,
     )
-    return row
 
 
 async def revoke_credential(
@@ -1296,36 +1319,16 @@ async def revoke_credential(
     current = await _locked_credential(session, credential_id)
     if current.revoked_at is not None:
         raise Conflict("this credential is already revoked", field="id")
-    row = (
-        await session.execute(
-            sa.update(t_cred)
-            .where(t_cred.c.id == credential_id)
-            .values(
-                revoked_at=_now(),
-                revoked_by=principal.employee_id,
-                revoke_reason=text,
-                updated_at=_now(),
-            )
-            .returning(t_cred)
-        )
-    ).one()
-    await audit.record(
+    return await _review(
         session,
         principal,
-        action="credential.revoke",
-        target_type="Credential",
-        target_id=credential_id,
-        changes={"revoked": {"from": False, "to": True}, "reason": text},
-    )
-    await record_event(
-        session,
-        principal,
+        current,
+        {"revoked_at": _now(), "revoked_by": principal.employee_id, "revoke_reason": text},
+        verb="revoke",
         kind="credential.revoked",
-        subject_id=row.id,
-        key=f"credential.revoked:{row.id}",
-        payload=_event_payload(row, reason=text),
+        changes={"revoked": {"from": False, "to": True}, "reason": text},
+        reason=text,
     )
-    return row
 
 
 # --- compliance ----------------------------------------------------------------------------------
