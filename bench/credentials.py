@@ -58,10 +58,10 @@ if __package__ in (None, ""):  # `python bench/credentials.py`
 
 from bench.generate import (  # noqa: E402
     DEPARTMENTS,
-    EMPLOYEE_COLUMNS,
     LOCATIONS,
     _shape,
     admin_email,
+    copy_tenant,
     ensure_database,
     generate,
     slug_of,
@@ -556,30 +556,7 @@ async def ensure_org(url: str, index: int, employees: int) -> None:
                 await _delete_credentials(conn, tid)
                 await conn.execute("delete from employees where tenant_id = $1", tid)
                 await conn.execute("delete from tenants where id = $1", tid)
-            await conn.copy_records_to_table(
-                "tenants", records=data["tenant"], columns=("id", "slug", "name", "timezone")
-            )
-            await conn.copy_records_to_table(
-                "departments",
-                records=data["departments"],
-                columns=("tenant_id", "id", "name", "code", "created_at", "updated_at"),
-            )
-            await conn.copy_records_to_table(
-                "locations",
-                records=data["locations"],
-                columns=(
-                    "tenant_id",
-                    "id",
-                    "name",
-                    "timezone",
-                    "country",
-                    "created_at",
-                    "updated_at",
-                ),
-            )
-            await conn.copy_records_to_table(
-                "employees", records=data["employees"], columns=EMPLOYEE_COLUMNS
-            )
+            await copy_tenant(conn, data)
         await conn.execute("vacuum analyze tenants, departments, locations, employees")
         print(
             f"  {slug}: {employees} employees in {time.perf_counter() - t0:.2f}s", file=sys.stderr

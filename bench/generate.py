@@ -239,6 +239,26 @@ async def ensure_database(url: str) -> None:
         await conn.close()
 
 
+async def copy_tenant(conn: asyncpg.Connection, data: dict[str, list[tuple]]) -> None:
+    """COPY one tenant's `tenant_rows` (the registry row, departments, locations, employees)."""
+    await conn.copy_records_to_table(
+        "tenants", records=data["tenant"], columns=("id", "slug", "name", "timezone")
+    )
+    await conn.copy_records_to_table(
+        "departments",
+        records=data["departments"],
+        columns=("tenant_id", "id", "name", "code", "created_at", "updated_at"),
+    )
+    await conn.copy_records_to_table(
+        "locations",
+        records=data["locations"],
+        columns=("tenant_id", "id", "name", "timezone", "country", "created_at", "updated_at"),
+    )
+    await conn.copy_records_to_table(
+        "employees", records=data["employees"], columns=EMPLOYEE_COLUMNS
+    )
+
+
 async def _shape(conn: asyncpg.Connection, slug: str) -> tuple[int, int, int, int] | None:
     row = await conn.fetchrow(
         """
@@ -283,30 +303,7 @@ async def generate(
                     tid = await conn.fetchval("select id from tenants where slug = $1", slug)
                     await conn.execute("delete from employees where tenant_id = $1", tid)
                     await conn.execute("delete from tenants where id = $1", tid)
-                await conn.copy_records_to_table(
-                    "tenants", records=data["tenant"], columns=("id", "slug", "name", "timezone")
-                )
-                await conn.copy_records_to_table(
-                    "departments",
-                    records=data["departments"],
-                    columns=("tenant_id", "id", "name", "code", "created_at", "updated_at"),
-                )
-                await conn.copy_records_to_table(
-                    "locations",
-                    records=data["locations"],
-                    columns=(
-                        "tenant_id",
-                        "id",
-                        "name",
-                        "timezone",
-                        "country",
-                        "created_at",
-                        "updated_at",
-                    ),
-                )
-                await conn.copy_records_to_table(
-                    "employees", records=data["employees"], columns=EMPLOYEE_COLUMNS
-                )
+                await copy_tenant(conn, data)
             created += 1
             if not quiet:
                 print(
