@@ -87,8 +87,15 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     from upward.tenancy.service import apply_manifest
 
     async def seed() -> None:
+        from tests.reminders.seed import seed_notifications
+
+        ids = []
         for slug in ("acme", "globex"):
-            await apply_manifest(owner_engine(), parse_manifest(ROOT / "tenants" / f"{slug}.toml"))
+            result = await apply_manifest(
+                owner_engine(), parse_manifest(ROOT / "tenants" / f"{slug}.toml")
+            )
+            ids.append(result.tenant_id)
+        await seed_notifications(ids)
         await dispose_engines()
 
     asyncio.run(seed())

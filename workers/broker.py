@@ -49,6 +49,7 @@ def make_broker(url: str | None = None, namespace: str | None = None) -> RedisBr
     return RedisBroker(
         url=url,
         namespace=namespace or settings.dramatiq_namespace,
+        heartbeat_timeout=settings.broker_heartbeat_ms,
         middleware=[
             AgeLimit(max_age=24 * 3600 * 1000),
             TimeLimit(time_limit=5 * 60 * 1000),

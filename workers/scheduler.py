@@ -36,8 +36,14 @@ class Periodic:
 def periodic_jobs() -> list[Periodic]:
     from workers.audit import prune_expired
     from workers.credentials import prune_pending_evidence, record_status_events
+    from workers.reminders import publish_events, scan_tenant, send_digests, sweep
 
+    scan = get_settings().reminder_scan_seconds
     return [
+        Periodic("reminders.scan_tenant", scan_tenant, every_seconds=scan),
+        Periodic("reminders.send_digests", send_digests, every_seconds=60),
+        Periodic("events.publish", publish_events, every_seconds=60),
+        Periodic("notifications.sweep", sweep, every_seconds=60),
         Periodic("audit.prune_expired", prune_expired, every_seconds=24 * 3600),
         # hourly: a credential turns expiring/expired at midnight in its tenant's zone
         Periodic("credentials.record_status_events", record_status_events, every_seconds=3600),

@@ -31,10 +31,11 @@ ActorFn = Callable[..., Awaitable[Any]]
 
 
 def tenant_actor(
-    name: str, *, queue_name: str = "default", **options: Any
+    name: str, *, queue_name: str = "default", transaction: bool = True, **options: Any
 ) -> Callable[[ActorFn], Any]:
     """Declare `fn(session, principal, **kwargs)` as actor `name`; send with
-    `actor.send(str(tenant_id), **kwargs)`."""
+    `actor.send(str(tenant_id), **kwargs)`. With `transaction=False` the actor is
+    `fn(principal, **kwargs)` and opens its own tenant sessions (one transaction per item)."""
 
     def deco(fn: ActorFn) -> Any:
         @functools.wraps(fn)
@@ -52,7 +53,10 @@ def tenant_actor(
                     return
                 tenant_var.set(tenant.slug)
                 principal = Principal.system(tid, tenant.slug, tenant.timezone)
-                await fn(session, principal, **kwargs)
+                if transaction:
+                    await fn(session, principal, **kwargs)
+            if not transaction:
+                await fn(principal, **kwargs)
             return None  # results are effects in the database, not return values
 
         return dramatiq.actor(run, actor_name=name, queue_name=queue_name, **options)

@@ -11,6 +11,7 @@ never per connection, so a pooled connection carries nothing from one transactio
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -100,9 +101,12 @@ async def tenant_session(
 ) -> AsyncIterator[AsyncSession]:
     """One transaction with `app.tenant_id` set LOCAL; commits on success, rolls back on error."""
     session = AsyncSession(engine or app_engine(), expire_on_commit=False)
-    async with session, session.begin():
-        await set_tenant(session, tenant_id)
-        yield session
+    async with session:
+        async with session.begin():
+            await set_tenant(session, tenant_id)
+            yield session
+            hooks = take_after_commit(session)
+        await run_after_commit(hooks)
 
 
 @asynccontextmanager
@@ -114,6 +118,37 @@ async def global_session(*, engine: AsyncEngine | None = None) -> AsyncIterator[
 
 
 _RAW = "upward.raw_connection"
+_AFTER = "upward.after_commit"
+
+
+def after_commit(session: Executor, fn: Callable[[], Any]) -> None:
+    """Run `fn` (sync or async) once the session's current transaction has committed: enqueue a
+    job for rows it wrote. Dropped if the transaction rolls back (the rows do not exist)."""
+    root = (
+        session.sync_connection if isinstance(session, AsyncConnection) else session.sync_session
+    ).get_transaction()
+    entry = session.info.get(_AFTER)
+    if entry is None or entry[0] is not root:
+        entry = session.info[_AFTER] = (root, [])
+    entry[1].append(fn)
+
+
+def take_after_commit(session: Executor) -> list[Callable[[], Any]]:
+    """The hooks registered in the session's transaction (and forget them: a Core connection's
+    `info` outlives the transaction)."""
+    entry = session.info.pop(_AFTER, None)
+    return entry[1] if entry is not None else []
+
+
+async def run_after_commit(hooks: list[Callable[[], Any]]) -> None:
+    for fn in hooks:
+        try:
+            result = fn()
+            if asyncio.iscoroutine(result):
+                await result
+        except Exception:
+            logging.getLogger("upward.db").exception("after-commit hook failed")
+
 
 # What services run statements on: an ORM session (workers, provisioning) or a Core connection
 # (the request path); both execute, scalar, begin_nested and carry `info`.

@@ -107,3 +107,12 @@ class PoolCollector:
 
 
 REGISTRY.register(PoolCollector())
+
+
+def _register_notification_metrics() -> None:
+    from upward.reminders.metrics import NotificationCollector
+
+    REGISTRY.register(NotificationCollector())
+
+
+_register_notification_metrics()

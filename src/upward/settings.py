@@ -79,6 +79,25 @@ class Settings(BaseSettings):
     download_url_ttl_seconds: int = 300
     import_max_rows: int = 10_000
 
+    # Notifications: email (SMTP), webhooks, reminders, delivery retries
+    web_url: str = "http://localhost:3000"  # the web client: links in emails (renew, inbox)
+    smtp_host: str | None = None  # unset: email deliveries wait (and retry) until it is set
+    smtp_port: int = 587
+    smtp_tls: Literal["none", "starttls", "ssl"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_timeout_seconds: float = 20.0
+    mail_from: str = "Upward <no-reply@upward.localhost>"
+    dev_smtp_port: int = 1025  # `upward dev` runs an SMTP server here that writes .data/mail/
+    webhook_allow_private: bool = False  # allow loopback/private/link-local targets (SSRF)
+    webhook_timeout_seconds: float = 10.0
+    reminder_scan_seconds: int = 60  # how often the scheduler scans each tenant
+    reminder_batch_size: int = 500  # credentials per planning message
+    reminder_catch_up_days: int = 14  # after downtime, a ladder's last step is still sent
+    digest_delay_minutes: int = 30  # digests go out this long after the send window opens
+    delivery_sweep_seconds: int = 120  # a delivery pending this long past due is re-enqueued
+    delivery_max_attempts: int = 14  # then dead (the backoff spans more than 24 hours)
+
     # Observability
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
@@ -88,6 +107,7 @@ class Settings(BaseSettings):
     worker_processes: int = 1
     worker_threads: int = 4
     scheduler_tick_seconds: float = 60.0
+    broker_heartbeat_ms: int = 60_000  # a dead worker's messages come back after this
 
     # Local server
     host: str = "127.0.0.1"

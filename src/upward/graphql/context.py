@@ -19,7 +19,7 @@ from starlette.requests import Request
 
 from upward.auth.principal import Principal
 from upward.auth.service import principal_from_claims, verify_bearer
-from upward.db import Executor, app_engine
+from upward.db import Executor, app_engine, run_after_commit, take_after_commit
 from upward.errors import Unauthenticated, UpwardError
 from upward.observability import tenant_var
 from upward.settings import Settings, get_settings
@@ -97,6 +97,7 @@ class RequestContext:
         hooks, self._after_commit = self._after_commit, []
         if session is None:
             return
+        hooks += take_after_commit(session)  # registered by services (upward.db.after_commit)
         try:
             if commit:
                 await session.commit()
@@ -105,13 +106,7 @@ class RequestContext:
         finally:
             await session.close()
         if commit:
-            for fn in hooks:
-                try:
-                    result = fn()
-                    if asyncio.iscoroutine(result):
-                        await result
-                except Exception:
-                    log.exception("after-commit hook failed")
+            await run_after_commit(hooks)
 
     async def _rollback(self, session: Executor) -> None:
         """Roll back a request that wrote nothing. When a field fails, graphql-core cancels its

@@ -21,8 +21,10 @@ from upward.graphql.fastpath import FastExecutionContext
 from upward.graphql.lazy import default_resolver
 from upward.graphql.node import Node, resolve_nodes
 from upward.graphql.relay import from_global_id
+from upward.integrations.schema import IntegrationsMutation, IntegrationsQuery
 from upward.observability import operation_var
 from upward.people.schema import PeopleMutation, PeopleQuery
+from upward.reminders.schema import RemindersMutation, RemindersQuery
 from upward.settings import Settings, get_settings
 
 
@@ -52,12 +54,14 @@ class NodeQuery:
 
 
 @strawberry.type
-class Query(NodeQuery, PeopleQuery, CredentialsQuery, AuditQuery):
+class Query(
+    NodeQuery, PeopleQuery, CredentialsQuery, RemindersQuery, IntegrationsQuery, AuditQuery
+):
     pass
 
 
 @strawberry.type
-class Mutation(PeopleMutation, CredentialsMutation):
+class Mutation(PeopleMutation, CredentialsMutation, RemindersMutation, IntegrationsMutation):
     pass
 
 

@@ -30,6 +30,10 @@ TOP_KEYS = {
     "credential_types",
     "credential_requirements",
     "credentials",
+    "reminder_policies",
+    "webhook_endpoints",
+    "notification_templates",
+    "notification_preferences",
 }
 CREDENTIAL_TYPE_KEYS = {
     "name",
@@ -203,6 +207,8 @@ class Manifest:
     credential_types: list[CredentialTypeSpec] = field(default_factory=list)
     credential_requirements: list[RequirementSpec] = field(default_factory=list)
     credentials: list[CredentialSpec] = field(default_factory=list)
+    # reminder_policies, webhook_endpoints, notification_templates, notification_preferences
+    notifications: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 class _Checker:
@@ -408,6 +414,9 @@ def validate_manifest(data: dict[str, Any], path: str = "<manifest>") -> Manifes
         c.error("tenant", "'credential_expiring_days' must be an integer from 1 to 3650")
         window = 30
     types, reqs, creds = _credentials_sections(c, data, dep_names, loc_names, by_email)
+    from upward.reminders.provisioning import validate_sections
+
+    notifications = validate_sections(c, data, set(by_email), {t.name for t in types})
 
     if c.problems:
         raise ManifestError(c.problems)
@@ -426,6 +435,7 @@ def validate_manifest(data: dict[str, Any], path: str = "<manifest>") -> Manifes
         credential_types=types,
         credential_requirements=reqs,
         credentials=creds,
+        notifications=notifications,
     )
 
 

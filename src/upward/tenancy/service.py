@@ -247,6 +247,15 @@ async def apply_manifest(engine: AsyncEngine, manifest: Manifest) -> ApplyResult
             loc_ids=loc_ids,
             result=result,
         )
+        from upward.reminders.provisioning import apply_notifications
+
+        await apply_notifications(
+            session,
+            manifest.notifications,
+            tenant_id=tenant_id,
+            emp_ids=emp_ids,
+            result=result,
+        )
 
         if result.changed:
             await audit.record(

@@ -1,0 +1,231 @@
+"""The reminder planner: a pure function from a credential's cycle, its policy, the time, the
+recipients and what was already sent, to the reminders due now. No I/O: the scan feeds it rows and
+writes what it returns, with unique keys that make a second write of the same reminder a no-op.
+
+The rules, per recipient (each in their own timezone):
+- a step of the ladder falls on `expires_on + offset_days`; it becomes due at the first opening
+  of the send window on or after that date (09:00 local by default; weekends skipped unless the
+  policy allows them), and it is only ever sent while the window is open (never at night);
+- of the steps due for a recipient, only the latest one goes out; after downtime the earlier
+  ones it skipped never go out (one reminder, not a burst); a step already sent is not sent
+  again, nor an earlier step once a later one went out;
+- the cycle is the expiry date: a renewal (a new expiry) starts a new ladder, and the keys
+  include the expiry date;
+- a holder who acknowledged the reminder or marked the renewal in progress gets no more holder
+  steps in this cycle; managers, HR and watchers still get theirs (escalation);
+- a snoozed credential sends nothing before the snooze date (recipient's local date);
+- an inactive cycle (offboarded holder, retired type, revoked, superseded, no expiry) sends
+  nothing;
+- a step whose date lies more than `catch_up_days` in the past is not sent late.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from upward.clock import zone
+
+RECIPIENT_KINDS = ("holder", "manager", "hr_admins", "watchers")
+CHANNELS = ("in_app", "email", "webhook")
+DEFAULT_CATCH_UP_DAYS = 14
+
+
+@dataclass(frozen=True)
+class Step:
+    offset_days: int  # negative: days before expiry; 0: the day it expires; positive: after
+    recipients: frozenset[str]
+    channels: frozenset[str]
+    mandatory: bool = False  # ignores the recipient's email opt-out
+    immediate: bool = False  # managers, HR and watchers get it now, not in their daily digest
+
+
+@dataclass(frozen=True)
+class SendWindow:
+    start_hour: int = 9
+    end_hour: int = 18  # exclusive: 09:00 <= local time < 18:00
+    weekends: bool = False
+
+    def allows_day(self, day: date) -> bool:
+        return self.weekends or day.weekday() < 5
+
+    def is_open(self, local: datetime) -> bool:
+        return self.allows_day(local.date()) and self.start_hour <= local.hour < self.end_hour
+
+    def opening_on_or_after(self, day: date, tz: ZoneInfo) -> datetime:
+        """The first opening of the window on `day` or a later allowed day, as an aware time."""
+        while not self.allows_day(day):
+            day += timedelta(days=1)
+        return datetime.combine(day, time(self.start_hour), tzinfo=tz)
+
+
+DEFAULT_STEPS: tuple[Step, ...] = (
+    Step(-90, frozenset({"holder"}), frozenset({"in_app", "email"})),
+    Step(-60, frozenset({"holder"}), frozenset({"in_app", "email"})),
+    Step(-30, frozenset({"holder", "manager"}), frozenset({"in_app", "email"})),
+    Step(-7, frozenset({"holder", "manager"}), frozenset({"in_app", "email"})),
+    Step(0, frozenset({"holder", "manager"}), frozenset({"in_app", "email", "webhook"})),
+    Step(7, frozenset({"holder", "manager", "hr_admins"}), frozenset({"in_app", "email"})),
+    Step(
+        30,
+        frozenset({"holder", "manager", "hr_admins"}),
+        frozenset({"in_app", "email", "webhook"}),
+        mandatory=True,
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Policy:
+    steps: tuple[Step, ...] = DEFAULT_STEPS
+    window: SendWindow = field(default_factory=SendWindow)
+
+    @property
+    def horizon(self) -> tuple[int, int]:
+        """(days before expiry the first step falls, days after expiry the last one falls)."""
+        offsets = [s.offset_days for s in self.steps] or [0]
+        return max(0, -min(offsets)), max(0, max(offsets))
+
+
+@dataclass(frozen=True)
+class Cycle:
+    """One credential's reminder cycle (its current expiry date) and what pauses it."""
+
+    credential_id: uuid.UUID
+    expires_on: date | None
+    active: bool = True  # holder employed, type active, credential neither revoked nor superseded
+    holder_paused: bool = False  # acknowledged / renewal in progress, for this expiry date
+    snoozed_until: date | None = None
+
+
+@dataclass(frozen=True)
+class Recipient:
+    employee_id: uuid.UUID
+    kinds: frozenset[str]  # why they receive it: holder, manager, hr_admins, watchers
+    timezone: str
+
+
+@dataclass(frozen=True)
+class Due:
+    credential_id: uuid.UUID
+    expires_on: date
+    offset_days: int
+    recipient_id: uuid.UUID
+    kinds: frozenset[str]
+    channels: frozenset[str]
+    mandatory: bool
+    digest: bool  # goes into the recipient's daily digest instead of a message of its own
+    due_at: datetime
+
+    @property
+    def key(self) -> str:
+        return reminder_key(
+            self.credential_id, self.expires_on, self.offset_days, self.recipient_id
+        )
+
+
+def reminder_key(
+    credential_id: uuid.UUID, expires_on: date, offset_days: int, recipient_id: uuid.UUID
+) -> str:
+    return f"reminder:{credential_id}:{expires_on.isoformat()}:{offset_days:+d}:{recipient_id}"
+
+
+def plan(
+    cycle: Cycle,
+    policy: Policy,
+    now: datetime,
+    recipients: Iterable[Recipient],
+    sent: Collection[tuple[int, uuid.UUID]] = (),
+    *,
+    catch_up_days: int = DEFAULT_CATCH_UP_DAYS,
+) -> list[Due]:
+    """The reminders due at `now` (aware) for this cycle. `sent` holds (offset_days,
+    recipient_id) of the reminders already recorded for this cycle (this expiry date)."""
+    if not cycle.active or cycle.expires_on is None or not policy.steps:
+        return []
+    expires_on = cycle.expires_on
+    out: list[Due] = []
+    for r in recipients:
+        kinds = r.kinds - {"holder"} if cycle.holder_paused else r.kinds
+        if not kinds:
+            continue
+        tz = zone(r.timezone or "UTC")
+        local = now.astimezone(tz)
+        if not policy.window.is_open(local):
+            continue
+        if cycle.snoozed_until is not None and local.date() < cycle.snoozed_until:
+            continue
+        latest: Step | None = None
+        latest_at: datetime | None = None
+        for step in policy.steps:
+            if not (step.recipients & kinds):
+                continue
+            day = expires_on + timedelta(days=step.offset_days)
+            at = policy.window.opening_on_or_after(day, tz)
+            if at > now:
+                continue
+            if latest is None or step.offset_days > latest.offset_days:
+                latest, latest_at = step, at
+        if latest is None or latest_at is None:
+            continue
+        step_day = expires_on + timedelta(days=latest.offset_days)
+        if (local.date() - step_day).days > catch_up_days:
+            continue
+        # sent already, or superseded by a later step that went out (a timezone move or a
+        # pause can make an earlier step the latest due one again: it stays skipped)
+        if any(o >= latest.offset_days for o, who in sent if who == r.employee_id):
+            continue
+        got = kinds & latest.recipients
+        out.append(
+            Due(
+                credential_id=cycle.credential_id,
+                expires_on=expires_on,
+                offset_days=latest.offset_days,
+                recipient_id=r.employee_id,
+                kinds=got,
+                channels=latest.channels,
+                mandatory=latest.mandatory,
+                digest="holder" not in got and not latest.immediate,
+                due_at=latest_at,
+            )
+        )
+    return out
+
+
+def effective_channels(
+    channels: Collection[str], *, mandatory: bool, email_enabled: bool
+) -> frozenset[str]:
+    """The channels a reminder goes out on for one recipient: an email opt-out removes email,
+    except from a mandatory step."""
+    got = frozenset(channels)
+    if not email_enabled and not mandatory:
+        got -= {"email"}
+    return got
+
+
+def digest_due(now: datetime, timezone: str, window: SendWindow, delay_minutes: int) -> bool:
+    """Whether a recipient's daily digest may go out now: the window is open and at least
+    `delay_minutes` have passed since it opened today (time for the day's scan to finish)."""
+    local = now.astimezone(zone(timezone))
+    if not window.is_open(local):
+        return False
+    opened = datetime.combine(local.date(), time(window.start_hour), tzinfo=local.tzinfo)
+    return local >= opened + timedelta(minutes=delay_minutes)
+
+
+def scan_range(
+    policies: Sequence[Policy], today: date, catch_up_days: int = DEFAULT_CATCH_UP_DAYS
+) -> tuple[date, date]:
+    """The expiry dates a scan must look at on `today` (the tenant's date; the slack covers
+    recipients in other timezones)."""
+    before = max((p.horizon[0] for p in policies), default=0)
+    after = max((p.horizon[1] for p in policies), default=0)
+    # recipients' local dates differ from the tenant's by up to 2 days (UTC+14 vs UTC-12),
+    # and a step on a weekend is sent on the next allowed day (up to 2 days later)
+    return (
+        today - timedelta(days=after + catch_up_days + 4),
+        today + timedelta(days=before + 2),
+    )

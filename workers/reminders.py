@@ -1,0 +1,140 @@
+"""Reminder and notification actors: scan, plan, digest, publish events, deliver, sweep.
+
+Every actor is idempotent: what it writes has a unique key (a second run inserts nothing), and a
+delivery is attempted only while its row is pending and locked by the attempt. Messages carry
+the tenant and plain values; nothing a message names is trusted beyond what the tenant session
+(RLS) lets it see, so a message for tenant A naming tenant B's ids finds nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import date
+from typing import Any
+
+from upward.auth.principal import Principal
+from upward.db import Executor, after_commit, tenant_session
+from upward.reminders import delivery, metrics, outbox
+from upward.settings import get_settings
+from workers.tenant_actor import tenant_actor
+
+log = logging.getLogger("upward.workers.reminders")
+DELIVER_CHUNK = 50
+
+
+def _bound(value: list[str] | None) -> outbox.Bound:
+    return None if value is None else (date.fromisoformat(value[0]), uuid.UUID(value[1]))
+
+
+def _wire(bound: outbox.Bound) -> list[str] | None:
+    return None if bound is None else [bound[0].isoformat(), str(bound[1])]
+
+
+def enqueue_deliveries(tenant_id: uuid.UUID, ids: list[uuid.UUID], delay_ms: int = 0) -> None:
+    for i in range(0, len(ids), DELIVER_CHUNK):
+        chunk = [str(x) for x in ids[i : i + DELIVER_CHUNK]]
+        deliver.send_with_options(args=(str(tenant_id),), kwargs={"ids": chunk}, delay=delay_ms)
+
+
+@tenant_actor("reminders.scan_tenant", max_retries=5)
+async def scan_tenant(session: Executor, principal: Principal, **_: Any) -> None:
+    """Enqueue one planning message per batch of credentials in the ladder window (keyset
+    bounds only: the scan holds one key at a time, whatever the tenant's size)."""
+    batches = 0
+    async for batch in outbox.scan_batches(session, principal):
+        plan_batch.send(
+            str(principal.tenant_id),
+            after=_wire(batch.after),
+            until=_wire(batch.until),
+            lo=batch.lo.isoformat(),
+            hi=batch.hi.isoformat(),
+        )
+        batches += 1
+    log.info("reminder scan enqueued", extra={"batches": batches})
+
+
+@tenant_actor("reminders.plan_batch", max_retries=10)
+async def plan_batch(
+    session: Executor,
+    principal: Principal,
+    *,
+    after: list[str] | None,
+    until: list[str] | None,
+    lo: str,
+    hi: str,
+    **_: Any,
+) -> None:
+    batch = outbox.Batch(
+        _bound(after), _bound(until), date.fromisoformat(lo), date.fromisoformat(hi)
+    )
+    planned = await outbox.plan_batch(session, principal, batch)
+    if planned.reminders:
+        ids = list(planned.deliveries or [])
+        after_commit(session, lambda: enqueue_deliveries(principal.tenant_id, ids))
+        after_commit(session, lambda: metrics.planned(planned.reminders, planned.max_lag_seconds))
+        log.info(
+            "planned reminders",
+            extra={"reminders": planned.reminders, "notifications": planned.notifications},
+        )
+
+
+@tenant_actor("reminders.send_digests", max_retries=10)
+async def send_digests(session: Executor, principal: Principal, **_: Any) -> None:
+    created = await outbox.build_digests(session, principal)
+    if created.notification_ids:
+        ids = created.delivery_ids
+        after_commit(session, lambda: enqueue_deliveries(principal.tenant_id, ids))
+        log.info("digests created", extra={"digests": len(created.notification_ids)})
+
+
+@tenant_actor("events.publish", max_retries=10)
+async def publish_events(session: Executor, principal: Principal, **_: Any) -> None:
+    """Unpublished domain events -> webhook deliveries; a full batch re-enqueues itself."""
+    events, ids = await outbox.publish_events(session)
+    if ids:
+        after_commit(session, lambda: enqueue_deliveries(principal.tenant_id, ids))
+    if events >= 500:
+        after_commit(session, lambda: publish_events.send(str(principal.tenant_id)))
+
+
+@tenant_actor("notifications.deliver", max_retries=3, transaction=False)
+async def deliver(principal: Principal, *, ids: list[str], **_: Any) -> None:
+    """Attempt each delivery in its own transaction: a crash loses at most the one in flight
+    (its row stays pending), and what was sent before it stays sent."""
+    outcomes: list[tuple[str, str]] = []
+    for raw in ids:
+        async with tenant_session(principal.tenant_id) as session:
+            outcome = await delivery.attempt(session, principal, uuid.UUID(raw))
+        outcomes.append((outcome.channel, outcome.status))
+        if outcome.retry_in_seconds is not None:
+            enqueue_deliveries(
+                principal.tenant_id, [outcome.delivery_id], int(outcome.retry_in_seconds * 1000)
+            )
+        if outcome.notify is not None:
+            _push(principal, *outcome.notify)
+    metrics.count_deliveries(outcomes)
+
+
+def _push(principal: Principal, recipient: uuid.UUID, notification: uuid.UUID) -> None:
+    """In-app: tell live clients (a Redis channel per recipient; subscriptions read it)."""
+    from workers.broker import redis_client
+
+    ns = get_settings().dramatiq_namespace
+    try:
+        redis_client().publish(
+            f"{ns}:notifications:{principal.tenant_id}:{recipient}", str(notification)
+        )
+    except Exception:
+        log.warning("in-app push failed (the inbox still has it)", exc_info=True)
+
+
+@tenant_actor("notifications.sweep", max_retries=3)
+async def sweep(session: Executor, principal: Principal, **_: Any) -> None:
+    """Re-enqueue deliveries left pending past the sweep timeout (lost message, dead worker)."""
+    ids = await outbox.overdue_deliveries(
+        session, older_than_seconds=get_settings().delivery_sweep_seconds
+    )
+    if ids:
+        after_commit(session, lambda: enqueue_deliveries(principal.tenant_id, ids))
+        log.info("re-enqueued overdue deliveries", extra={"deliveries": len(ids)})
