@@ -53,6 +53,9 @@ class _Handler:
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
     ) -> str:
+        self.inbox.rcpt_started += 1
+        if self.inbox.rcpt_delay:  # a slow server: a killed client dies mid-conversation
+            await asyncio.sleep(self.inbox.rcpt_delay)
         reply = self.inbox.rcpt_replies.get(address.lower())
         if reply:
             return reply
@@ -77,8 +80,11 @@ class SmtpInbox:
         host: str = "127.0.0.1",
         rcpt_replies: Mapping[str, str] | None = None,
         data_reply: str | None = None,
+        rcpt_delay: float = 0.0,
     ) -> None:
         self.host = host
+        self.rcpt_delay = rcpt_delay
+        self.rcpt_started = 0  # RCPT commands seen (a conversation in progress, if > received)
         # mutable while running: address (lowercase) -> status line for RCPT TO
         self.rcpt_replies: dict[str, str] = {k.lower(): v for k, v in (rcpt_replies or {}).items()}
         self.data_reply = data_reply  # a status line for DATA instead of accepting

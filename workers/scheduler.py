@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,15 +61,22 @@ def claim_slot(client: redis.Redis, namespace: str, job: Periodic, now: float) -
     return bool(client.set(key, owner, nx=True, ex=job.every_seconds * 2))
 
 
-async def tick(client: redis.Redis, jobs: list[Periodic], now: float | None = None) -> int:
-    """One tick: claim due slots and enqueue their jobs per active tenant. Returns messages sent."""
+async def tick(
+    client: redis.Redis,
+    jobs: list[Periodic],
+    now: float | None = None,
+    *,
+    only: set[uuid.UUID] | None = None,
+) -> int:
+    """One tick: claim due slots and enqueue their jobs per active tenant (or only those of
+    `only`: `upward scheduler --tenant`). Returns messages sent."""
     settings = get_settings()
     now = time.time() if now is None else now
     due = [j for j in jobs if claim_slot(client, settings.dramatiq_namespace, j, now)]
     if not due:
         return 0
     async with global_session() as session:
-        tenants = await active_tenants(session)
+        tenants = [t for t in await active_tenants(session) if only is None or t.id in only]
     sent = 0
     for job in due:
         for tenant in tenants:

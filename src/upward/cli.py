@@ -194,6 +194,20 @@ def cmd_dev(args: argparse.Namespace) -> int:
         "UPWARD_ENV": os.environ.get("UPWARD_ENV", "dev"),
         "UPWARD_LOG_FORMAT": os.environ.get("UPWARD_LOG_FORMAT", "text"),
     }
+    mail = None
+    if not settings.smtp_host:  # a local SMTP server whose mail a newcomer can read
+        from upward.devmail import DevMailServer
+
+        mail_dir = settings.data_dir / "mail"
+        try:
+            mail = DevMailServer(mail_dir, "127.0.0.1", settings.dev_smtp_port)
+            mail.start()
+        except OSError:  # the port is taken: any free one will do
+            mail = DevMailServer(mail_dir, "127.0.0.1", 0)
+            mail.start()
+        env.update(
+            UPWARD_SMTP_HOST="127.0.0.1", UPWARD_SMTP_PORT=str(mail.port), UPWARD_SMTP_TLS="none"
+        )
     exe = [sys.executable, "-m", "upward"]
     specs = {
         "api": [*exe, "serve", "--host", host, "--port", str(port)],
@@ -222,6 +236,11 @@ def cmd_dev(args: argparse.Namespace) -> int:
             "Upward is running:",
             f"  GraphiQL   http://{host}:{port}/graphql",
             f"  health     http://{host}:{port}/readyz",
+            (
+                f"  mail       {settings.data_dir / 'mail'}/ (every email the workers send)"
+                if mail is not None
+                else f"  mail       via {settings.smtp_host}"
+            ),
             "",
             f"Bearer tokens for the demo tenant 'acme' "
             f"(valid {settings.jwt_default_ttl_seconds / 3600:g} h):",
@@ -260,6 +279,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
+        if mail is not None:
+            mail.stop()
         for emb in _EMBEDDED:
             emb.stop()  # type: ignore[attr-defined]
         print("stopped", file=sys.stderr)

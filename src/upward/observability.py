@@ -54,7 +54,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access",):
+    for noisy in ("uvicorn.access", "mail.log"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -14,25 +14,19 @@ import ipaddress
 import random
 import socket
 import ssl
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response, StreamingResponse
-from starlette.routing import Route
 
+from tests.integrations.receiver import Receiver
 from upward.integrations import webhooks
 from upward.integrations.webhooks import (
     AttemptResult,
@@ -388,121 +382,9 @@ async def test_unknown_name_is_a_resolution_error(monkeypatch: pytest.MonkeyPatc
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-    signature_error: str | None
-
-
-@dataclass
-class Receiver:
-    """Starlette under uvicorn in a thread; records every request that reaches a handler."""
-
-    certfile: Path | None = None
-    keyfile: Path | None = None
-    received: list[Received] = field(default_factory=list)
-    port: int = 0
-    _server: uvicorn.Server | None = None
-    _thread: threading.Thread | None = None
-
-    @property
-    def base(self) -> str:
-        return f"{'https' if self.certfile else 'http'}://127.0.0.1:{self.port}"
-
-    async def _record(self, request: Request) -> Received:
-        body = await request.body()
-        try:
-            verify(SECRET, request.headers, body)
-            error = None
-        except InvalidSignature as exc:
-            error = str(exc)
-        item = Received(request.url.path, dict(request.headers), body, error)
-        self.received.append(item)
-        return item
-
-    def app(self) -> Starlette:
-        async def hook(request: Request) -> Response:
-            item = await self._record(request)
-            if item.signature_error:
-                return PlainTextResponse(item.signature_error, status_code=401)
-            return Response(status_code=204)
-
-        async def status(request: Request) -> Response:
-            await self._record(request)
-            code = int(request.path_params["code"])
-            headers = {"retry-after": "120"} if code in (429, 503) else {}
-            return PlainTextResponse(f"status {code}", status_code=code, headers=headers)
-
-        async def slow(request: Request) -> Response:
-            await self._record(request)
-            await asyncio.sleep(3)
-            return Response(status_code=204)
-
-        async def trickle(request: Request) -> Response:
-            await self._record(request)
-
-            async def drip() -> Any:
-                for _ in range(30):
-                    yield b"x"
-                    await asyncio.sleep(0.1)
-
-            return StreamingResponse(drip(), status_code=200)
-
-        async def redirect(request: Request) -> Response:
-            await self._record(request)
-            return Response(status_code=302, headers={"location": "/hook"})
-
-        async def big(request: Request) -> Response:
-            await self._record(request)
-            return PlainTextResponse("y" * 100_000, status_code=500)
-
-        return Starlette(
-            routes=[
-                Route("/hook", hook, methods=["POST"]),
-                Route("/status/{code:int}", status, methods=["POST"]),
-                Route("/slow", slow, methods=["POST"]),
-                Route("/trickle", trickle, methods=["POST"]),
-                Route("/redirect", redirect, methods=["POST"]),
-                Route("/big", big, methods=["POST"]),
-            ]
-        )
-
-    def start(self) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app(),
-            lifespan="off",
-            loop="asyncio",
-            log_level="error",
-            access_log=False,
-            timeout_graceful_shutdown=1,
-            ssl_certfile=str(self.certfile) if self.certfile else None,
-            ssl_keyfile=str(self.keyfile) if self.keyfile else None,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            assert time.monotonic() < deadline, "receiver did not start"
-            assert self._thread.is_alive(), "receiver crashed on start"
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        assert self._server is not None and self._thread is not None
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[Receiver]:
-    server = Receiver()
+    server = Receiver(secret=SECRET)
     server.start()
     yield server
     server.stop()
@@ -574,7 +456,7 @@ def _cert_pair(tmp: Path, hostname: str) -> tuple[Path, Path, Path]:
 @pytest.fixture(scope="module")
 def tls_receiver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Receiver, Path]]:
     ca, cert, key = _cert_pair(tmp_path_factory.mktemp("tls"), HOOK_HOST)
-    server = Receiver(certfile=cert, keyfile=key)
+    server = Receiver(secret=SECRET, certfile=cert, keyfile=key)
     server.start()
     yield server, ca
     server.stop()

@@ -671,3 +671,11 @@ async def overdue_deliveries(
         limit,
     )
     return [r["id"] for r in rows]
+
+
+def kick_event_publisher(tenant_id: uuid.UUID) -> None:
+    """Ask a worker to publish the tenant's new domain events now (after a commit); the
+    scheduler's minute tick publishes anything a lost kick left behind."""
+    from workers.reminders import publish_events
+
+    publish_events.send(str(tenant_id))
