@@ -8,7 +8,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 	2>/dev/null && { echo $$p; break; }; done)
 
-.PHONY: dev test install lint fmt schema bench bench-credentials clean
+.PHONY: dev test install lint fmt schema bench bench-credentials bench-reminders clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required"; exit 1; }
@@ -41,6 +41,9 @@ bench: $(STAMP)  ## data generator + benchmark table (BENCH_DATABASE_URL/BENCH_R
 
 bench-credentials: $(STAMP)  ## compliance report + credential import table (BENCH_CREDENTIALS_DATABASE_URL/BENCH_REDIS_URL, default: local server)
 	$(BIN)/python -m bench.credentials $(BENCH_ARGS)
+
+bench-reminders: $(STAMP)  ## one scheduler pass over 100 tenants / 1M credentials + in-app delivery rate (BENCH_REMINDERS_DATABASE_URL/BENCH_REDIS_URL, default: local server)
+	$(BIN)/python -m bench.reminders $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .ruff_cache

@@ -15,8 +15,9 @@ and email opt-outs. Each tenant has a default reminder policy with the built-in 
 in_app channel only (so no delivery tries SMTP) and a per-type policy for one type with a
 watcher. Written as the owner with COPY, in --seed-jobs child processes (so the seeding does not
 count in this process's peak RSS); reused when the counts and the shape match (--reseed to
-force). The anchor date is stored with the data, and the clock is frozen relative to it, so a
-re-run on another day measures the same work.
+force). Regenerating drops and re-creates the database first (migrations may have been edited in
+place). The anchor date is stored with the data and the clock is frozen relative to it, so a
+re-run on another day measures the same work. Smoke run: `--tenants 3 --credentials 3000`.
 
 Then, with the clock frozen at the anchor (a weekday) 15:30 UTC, on the real Redis broker
 (namespace `upward-bench`, flushed first) and the app role:
@@ -24,16 +25,19 @@ Then, with the clock frozen at the anchor (a weekday) 15:30 UTC, on the real Red
    raw asyncpg as the owner, every row fetched;
 2. the scan alone (`outbox.scan_batches`, nothing sent) for 1 tenant and for all of them, with
    the process's RSS before and after: it must not grow with the number of credentials;
-3. one batch planned inline under cProfile and with every statement timed, in a transaction
-   rolled back (where the time of a batch goes: SQL vs Python);
+3. one batch planned inline with every statement timed, then under cProfile, in transactions
+   rolled back (where the time of a batch goes: SQL vs Python; --profile-top N prints
+   cProfile's top functions on stderr);
 4. the pass: `reminders.scan_tenant`'s own code (the actor function, called per tenant in this
    process) enqueues the `reminders.plan_batch` messages; then an in-process
    `dramatiq.Worker(broker, worker_threads=--threads)` consumes them until the queue is empty.
    The deliveries it enqueues after commit go to a separate queue for the time of the bench
    (`notifications.deliver` is re-pointed at `bench-deliver`), so nothing is delivered while
    planning;
-5. delivery: a second worker consumes `bench-deliver` (the real `notifications.deliver` actor:
-   one transaction per delivery, the Redis push per in-app notification);
+5. delivery: 50 in-app deliveries attempted inline as the actor does (25 with every part
+   timed: session, statements, COMMIT, Redis push; 25 under cProfile), then a second worker
+   consumes `bench-deliver` (the real `notifications.deliver` actor: one transaction per
+   delivery, the Redis push per in-app notification) and the rest are measured;
 6. a repeat pass one minute later, which must write nothing (what the every-minute scan costs
    once everything due was sent).
 The notification tables are truncated before measuring, so every run does the same work.
@@ -72,7 +76,13 @@ if __package__ in (None, ""):  # `python bench/reminders.py`
     sys.path.insert(0, str(ROOT))
 
 from bench.credentials import TYPE_COLUMNS, add_months  # noqa: E402
-from bench.generate import copy_tenant, ensure_database, slug_of, tenant_rows  # noqa: E402
+from bench.generate import (  # noqa: E402
+    copy_tenant,
+    ensure_database,
+    slug_of,
+    tenant_rows,
+    with_database,
+)
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/upward_bench_reminders"
 GEN_VERSION = 1  # bump when the shape of the data changes, to regenerate
@@ -398,14 +408,29 @@ def seed(url: str, tenants: int, credentials: int, employees: int, jobs: int) ->
     """Empty the database and write the bench's data; returns its anchor date."""
     import asyncpg
 
-    async def truncate() -> None:
-        conn = await asyncpg.connect(url)
+    async def empty() -> bool:
+        """Drop and re-create the bench's database, so it has the schema of today's migrations
+        (they may have been edited in place); a database not named *bench* is only emptied."""
+        name = urlsplit(url).path.lstrip("/")
+        if "bench" not in name:
+            conn = await asyncpg.connect(url)
+            try:
+                await conn.execute("truncate tenants cascade")
+            finally:
+                await conn.close()
+            return False
+        admin = await asyncpg.connect(with_database(url, "postgres"))
         try:
-            await conn.execute("truncate tenants cascade")
+            await admin.execute(f'drop database if exists "{name}" with (force)')
         finally:
-            await conn.close()
+            await admin.close()
+        await ensure_database(url)
+        return True
 
-    asyncio.run(truncate())
+    if asyncio.run(empty()):
+        from upward.migrate import upgrade
+
+        upgrade()
     anchor = next_weekday(datetime.now(UTC).date())
     t0 = time.perf_counter()
     print(
@@ -904,6 +929,7 @@ async def _bench(args: argparse.Namespace, anchor: date) -> dict[str, Any]:
     keys = list(client.scan_iter(match=f"{NAMESPACE}:*", count=1000))
     for i in range(0, len(keys), 500):
         client.delete(*keys[i : i + 500])
+    deliver_queue = deliver.queue_name
     deliver.queue_name = DELIVER_QUEUE  # deliveries wait in their own queue while planning
     broker.declare_queue(DELIVER_QUEUE)
     tracker = Tracker()
@@ -1063,6 +1089,7 @@ async def _bench(args: argparse.Namespace, anchor: date) -> dict[str, Any]:
                 raise BenchError(f"the repeat pass wrote: {c} -> {c2}")
     finally:
         clock.freeze(None)
+        deliver.queue_name = deliver_queue
         with contextlib.suppress(Exception):
             broker.middleware.remove(tracker)
         await dispose_engines()

@@ -72,7 +72,10 @@ async def tick(
     `only`: `upward scheduler --tenant`). Returns messages sent."""
     settings = get_settings()
     now = time.time() if now is None else now
-    due = [j for j in jobs if claim_slot(client, settings.dramatiq_namespace, j, now)]
+    namespace = settings.dramatiq_namespace
+    if only is not None:  # its own slots: a full scheduler beside it still does everyone
+        namespace += ":only:" + ",".join(sorted(str(t) for t in only))
+    due = [j for j in jobs if claim_slot(client, namespace, j, now)]
     if not due:
         return 0
     async with global_session() as session:
@@ -86,7 +89,8 @@ async def tick(
     return sent
 
 
-async def run_forever(tick_seconds: float | None = None) -> None:
+async def run_forever(tick_seconds: float | None = None, tenants: list[str] | None = None) -> None:
+    """Tick until SIGINT/SIGTERM; `tenants` (slugs) limits the work to those tenants."""
     from workers.broker import redis_client
 
     settings = get_settings()
@@ -96,11 +100,15 @@ async def run_forever(tick_seconds: float | None = None) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     jobs = periodic_jobs()
-    log.info("scheduler started", extra={"tick_seconds": period, "jobs": [j.name for j in jobs]})
+    only = await _tenant_ids(tenants) if tenants else None
+    log.info(
+        "scheduler started",
+        extra={"tick_seconds": period, "jobs": [j.name for j in jobs], "tenants": tenants},
+    )
     try:
         while not stop.is_set():
             try:
-                await tick(redis_client(), jobs)
+                await tick(redis_client(), jobs, only=only)
             except Exception:
                 log.exception("scheduler tick failed")
             with contextlib.suppress(TimeoutError):
@@ -108,3 +116,12 @@ async def run_forever(tick_seconds: float | None = None) -> None:
     finally:
         await dispose_engines()
         log.info("scheduler stopped")
+
+
+async def _tenant_ids(slugs: list[str]) -> set[uuid.UUID]:
+    async with global_session() as session:
+        found = {t.slug: t.id for t in await active_tenants(session)}
+    missing = sorted(set(slugs) - set(found))
+    if missing:
+        raise SystemExit(f"no active tenant {', '.join(missing)}")
+    return {found[s] for s in slugs}

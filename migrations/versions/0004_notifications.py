@@ -157,13 +157,16 @@ def upgrade() -> None:
             description text,
             event_types text[] NOT NULL,
             secret text NOT NULL,
+            previous_secret text,
+            previous_secret_until timestamptz,
             active boolean NOT NULL DEFAULT true,
             disabled_reason text,
             disabled_at timestamptz,
             created_by uuid,
             created_at timestamptz NOT NULL DEFAULT now(),
             updated_at timestamptz NOT NULL DEFAULT now(),
-            PRIMARY KEY (tenant_id, id)
+            PRIMARY KEY (tenant_id, id),
+            CONSTRAINT webhook_endpoints_url_key UNIQUE (tenant_id, url)
         )
         """
     )

@@ -161,7 +161,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     _ensure_services()
     from workers.scheduler import run_forever
 
-    asyncio.run(run_forever(args.tick))
+    asyncio.run(run_forever(args.tick, args.tenant))
     return 0
 
 
@@ -309,6 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sc = sub.add_parser("scheduler", help="run the periodic-job scheduler")
     sc.add_argument("--tick", type=float, help="seconds between ticks")
+    sc.add_argument(
+        "--tenant", action="append", help="only this tenant (slug; repeatable), e.g. to debug"
+    )
     sc.set_defaults(fn=cmd_scheduler)
 
     m = sub.add_parser("migrate", help="apply database migrations (as the owner)")

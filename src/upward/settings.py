@@ -81,7 +81,7 @@ class Settings(BaseSettings):
 
     # Notifications: email (SMTP), webhooks, reminders, delivery retries
     web_url: str = "http://localhost:3000"  # the web client: links in emails (renew, inbox)
-    smtp_host: str | None = None  # unset: email deliveries wait (and retry) until it is set
+    smtp_host: str | None = None  # unset: email deliveries fail, retry, then die (failedDeliveries)
     smtp_port: int = 587
     smtp_tls: Literal["none", "starttls", "ssl"] = "starttls"
     smtp_username: str | None = None
@@ -96,7 +96,7 @@ class Settings(BaseSettings):
     reminder_catch_up_days: int = 14  # after downtime, a ladder's last step is still sent
     digest_delay_minutes: int = 30  # digests go out this long after the send window opens
     delivery_sweep_seconds: int = 120  # a delivery pending this long past due is re-enqueued
-    delivery_max_attempts: int = 14  # then dead (the backoff spans more than 24 hours)
+    delivery_max_attempts: int = Field(default=14, ge=1)  # 14: the backoff spans > 24 hours
 
     # Observability
     log_level: str = "INFO"

@@ -105,6 +105,15 @@ async def test_register_validates_and_shows_the_secret_once(
         token=admin,
     )
     assert rotated["rotateWebhookSecret"]["secret"] not in (created["secret"], "")
+    # one endpoint per URL
+    err = only_error(
+        await gql(
+            CREATE,
+            {"i": {"url": "https://hooks.example.com/x", "eventTypes": ["*"]}},
+            token=admin,
+        )
+    )
+    assert err["extensions"] == {"code": "CONFLICT", "field": "input.url"}
 
 
 async def _attempt_all(t: TenantInfo) -> list[delivery.Outcome]:
@@ -131,7 +140,7 @@ async def _attempt_all(t: TenantInfo) -> list[delivery.Outcome]:
 async def _new_credential(gql: GQL, t: TenantInfo, owner_engine: AsyncEngine) -> str:
     await gql.ok(
         """mutation { createCredentialType(input: {name: "CPR", category: CERTIFICATION,
-           validityMonths: 24}) { credentialType { id } } }""",
+           validityMonths: 24, verificationRequired: true}) { credentialType { id } } }""",
         token=t.token("hr@t.example"),
     )
     ctype = (
@@ -188,7 +197,19 @@ async def test_500_then_200_delivers_the_event_exactly_once_more(
     envelope = json.loads(b.body)
     assert envelope["type"] == "credential.created" and envelope["tenant"] == t.slug
     assert set(envelope) == {"type", "id", "occurredAt", "tenant", "data"}
-    assert envelope["data"]["credential_id"]
+    # ids in `data` are the API's global ids: the receiver can query them
+    from upward.graphql.relay import from_global_id
+
+    assert from_global_id(envelope["data"]["credential_id"], field="x")[0] == "Credential"
+    assert envelope["data"]["credential_id"] == credential
+    # HR entered it for dev, so it was verified on entry: dev hears of it in the inbox
+    inbox = await gql.ok(
+        "{ notifications(first: 5) { edges { node { kind subject data } } } }",
+        token=t.token("dev@t.example"),
+    )
+    nodes = [e["node"] for e in inbox["notifications"]["edges"]]
+    assert [(n["kind"], n["subject"]) for n in nodes] == [("EVENT", "Your CPR was verified")]
+    assert nodes[0]["data"]["credential_id"] == credential
     # the receiver's own check: a tampered body or a stale timestamp fails
     with pytest.raises(InvalidSignature):
         verify(receiver.secret, b.headers, b.body.replace(b"credential", b"kredential"))
@@ -289,3 +310,47 @@ async def test_a_message_for_tenant_a_naming_b_ids_touches_nothing_of_b(
         )
         assert n[0].n == 0, table
     assert uuid.UUID(str(theirs[0].id))
+
+
+async def test_a_rotation_signs_with_both_secrets_during_the_overlap(
+    make_tenant: Any, gql: GQL, owner_engine: AsyncEngine, receiver: Receiver, allow_private: None
+) -> None:
+    t: TenantInfo = await make_tenant()
+    admin = t.token("admin@t.example")
+    got = await gql.ok(
+        CREATE, {"i": {"url": f"{receiver.base}/scripted", "eventTypes": ["*"]}}, token=admin
+    )
+    old = got["createWebhookEndpoint"]["secret"]
+    endpoint = got["createWebhookEndpoint"]["endpoint"]["id"]
+    rotate = """mutation($id: ID!, $h: Int!) {
+      rotateWebhookSecret(id: $id, overlapHours: $h) { secret endpoint { previousSecretUntil } }
+    }"""
+    rotated = (await gql.ok(rotate, {"id": endpoint, "h": 24}, token=admin))["rotateWebhookSecret"]
+    assert rotated["endpoint"]["previousSecretUntil"]
+    new = rotated["secret"]
+    receiver.secret = old  # a receiver that has not switched yet
+    receiver.received.clear()
+    await _new_credential(gql, t, owner_engine)
+    assert {o.status for o in await _attempt_all(t)} == {"sent"}
+    first = receiver.received[0]
+    assert first.signature_error is None and len(first.headers["webhook-signature"].split()) == 2
+    verify(new, first.headers, first.body)  # and one that has
+    # a leaked secret is retired at once
+    err = only_error(await gql(rotate, {"id": endpoint, "h": 1000}, token=admin))
+    assert err["extensions"] == {"code": "BAD_USER_INPUT", "field": "overlapHours"}
+    rotated = (await gql.ok(rotate, {"id": endpoint, "h": 0}, token=admin))["rotateWebhookSecret"]
+    assert rotated["endpoint"]["previousSecretUntil"] is None
+    receiver.secret = rotated["secret"]
+    delivery_id = (await gql.ok(LOG, {"e": endpoint}, token=admin))["webhookDeliveries"]["edges"][
+        0
+    ]["node"]["id"]
+    await gql.ok(
+        "mutation($id: ID!) { redeliverWebhookDelivery(id: $id) { status } }",
+        {"id": delivery_id},
+        token=admin,
+    )
+    await _attempt_all(t)
+    last = receiver.received[-1]
+    assert last.signature_error is None and len(last.headers["webhook-signature"].split()) == 1
+    with pytest.raises(InvalidSignature):
+        verify(new, last.headers, last.body)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import GQL, TenantInfo, error_codes, only_error
@@ -160,6 +161,13 @@ async def test_acknowledge_and_snooze_rules(
         "snoozeReason": "leave",
         "renewalInProgress": True,
     }
+    # the credential shows it (a web client's "snoozed until" badge), batched for a page
+    q = "query($c: ID!) { credential(id: $c) { reminderState { snoozedUntil renewalInProgress } } }"
+    got = await gql.ok(q, {"c": plain}, token=t.token("dev@t.example"))
+    assert got["credential"]["reminderState"] == {
+        "snoozedUntil": "2026-08-01",
+        "renewalInProgress": True,
+    }
     # resuming clears the acknowledgement only
     got = await gql.ok(ACK, {"c": plain, "a": False}, token=t.token("dev@t.example"))
     state = got["acknowledgeCredentialReminders"]
@@ -256,3 +264,60 @@ async def test_templates_validate_and_apply_to_new_notifications(
         "mutation { resetNotificationTemplate(kind: REMINDER) { isDefault } }", token=admin
     )
     assert reset["resetNotificationTemplate"] == {"isDefault": True}
+
+
+async def test_list_fields_do_not_grow_with_the_page(
+    make_tenant: Any, gql: GQL, count_statements: Any, owner_engine: AsyncEngine
+) -> None:
+    """The inbox, the delivery log with attempts, and credentials with their reminder state:
+    a fixed number of statements however many items the page holds."""
+    from tests.credentials.test_statements import _count
+
+    o = org()
+    for i in range(12):
+        o["employees"].append({"email": f"x{i}@t.example", "name": f"X {i}", "location": "Berlin"})
+        o["credentials"].append(
+            {
+                "employee": f"x{i}@t.example",
+                "credential_type": "Safety",
+                "number": f"X-{i}",
+                "issued_on": date(2025, 7, 20),
+                "expires_on": date(2026, 7, 20),
+            }
+        )
+    t: TenantInfo = await make_tenant(o)
+    try:
+        for day in (2, 3, 6, 7):  # several notifications each
+            await run_pass(t.id, datetime(2026, 7, day, 7, 30, tzinfo=UTC))
+    finally:
+        clock.freeze(None)
+    hr_id = t.ids["hr@t.example"]
+    async with owner_engine.begin() as conn:  # more to list: an inbox, dead deliveries
+        for i in range(8):
+            await conn.execute(
+                sa.text(
+                    "insert into notifications (tenant_id, recipient_id, kind, idempotency_key,"
+                    " subject, body, channels) values (:t, :r, 'event', :k, 's', 'b', '{in_app}')"
+                ),
+                {"t": t.id, "r": hr_id, "k": f"test:{i}"},
+            )
+        await conn.execute(
+            sa.text("update deliveries set status = 'dead' where tenant_id = :t"), {"t": t.id}
+        )
+        await conn.execute(
+            sa.text(
+                "insert into delivery_attempts (tenant_id, delivery_id, error) "
+                "select tenant_id, id, 'boom' from deliveries where tenant_id = :t"
+            ),
+            {"t": t.id},
+        )
+    hr = t.token("hr@t.example")
+    inbox = "query($n: Int!) { notifications(first: $n) { totalCount edges { node { id subject data } } } }"
+    creds = "query($n: Int!) { credentials(first: $n) { edges { node { number reminderState { snoozedUntil } } } } }"
+    dead = "query($n: Int!) { failedDeliveries(first: $n) { edges { node { id attemptLog { error } } } } }"
+    for q in (inbox, creds, dead):
+        small = await _count(gql, count_statements, q, {"n": 1}, hr)
+        large = await _count(gql, count_statements, q, {"n": 50}, hr)
+        assert small == large, q
+        body = await gql.ok(q, {"n": 50}, token=hr)
+        assert len(next(iter(body.values()))["edges"]) > 5, q

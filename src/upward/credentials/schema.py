@@ -53,6 +53,7 @@ from upward.people.schema import (
     _load_location,
     _opt_id,
 )
+from upward.reminders.schema import CredentialReminderState
 from upward.settings import get_settings
 
 # --- enums ---------------------------------------------------------------------------------------
@@ -287,6 +288,19 @@ class Credential(Node):
         if self._row.superseded_by_id is None:
             return None
         return await _load_credential(info.context, self._row.superseded_by_id)
+
+    @strawberry.field(
+        description="What pauses its reminders in the current cycle (acknowledged, renewal in "
+        "progress, snoozed); null when nothing does."
+    )
+    async def reminder_state(self, info: Info) -> CredentialReminderState | None:
+        from upward.reminders.loaders import reminder_state_loader
+        from upward.reminders.schema import state_obj
+
+        row = await reminder_state_loader(info.context).load(self._row.id)
+        if row is None or row.expires_on != self._row.expires_on:
+            return None  # a state of an earlier expiry date: the new cycle starts unpaused
+        return state_obj(self._row.id, row)
 
     @strawberry.field(
         description="Every credential of this type this person has held, newest first."

@@ -137,6 +137,8 @@ async def record_event(
             subject_id=subject_id,
             idempotency_key=key,
             payload=audit._jsonable(payload),
+            # the statement's own time, like the set-based inserts: events keep write order
+            occurred_at=sa.func.clock_timestamp(),
         )
         .on_conflict_do_nothing(constraint="domain_events_key")
     )
@@ -161,8 +163,8 @@ def credential_events_sql(kind: str, key: str, *, extra: str = "", source: str) 
     more = f", {extra}" if extra else ""
     return f"""
         insert into domain_events
-            (tenant_id, kind, subject_type, subject_id, idempotency_key, payload)
-        select c.tenant_id, '{kind}', 'Credential', c.id, {key},
+            (tenant_id, kind, subject_type, subject_id, idempotency_key, occurred_at, payload)
+        select c.tenant_id, '{kind}', 'Credential', c.id, {key}, clock_timestamp(),
                jsonb_build_object('credential_id', c.id, 'employee_id', c.employee_id,
                    'credential_type_id', c.credential_type_id, 'issued_on', c.issued_on,
                    'expires_on', c.expires_on{more})

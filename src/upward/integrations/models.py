@@ -15,6 +15,7 @@ from upward.people.models import TextArray
 
 class WebhookEndpoint(SQLModel, table=True):
     __tablename__ = "webhook_endpoints"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "url", name="webhook_endpoints_url_key"),)
 
     tenant_id: uuid.UUID = tenant_id_field()
     id: uuid.UUID = id_field()
@@ -25,6 +26,9 @@ class WebhookEndpoint(SQLModel, table=True):
     )
     # the signing secret: needed to sign, so kept (never returned after creation or rotation)
     secret: str
+    # after a rotation the old secret also signs until then (receivers switch without a gap)
+    previous_secret: str | None = None
+    previous_secret_until: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     active: bool = Field(default=True, sa_column_kwargs={"server_default": "true"})
     disabled_reason: str | None = None
     disabled_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))

@@ -37,6 +37,9 @@ class WebhookEndpoint(Node):
         description="Why Upward disabled it (e.g. it answered 410 Gone)."
     )
     disabled_at: datetime | None
+    previous_secret_until: datetime | None = strawberry.field(
+        description="After a rotation, the old secret also signs until then."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -50,6 +53,7 @@ def endpoint_obj(row: Any) -> WebhookEndpoint:
         active=row.active,
         disabled_reason=row.disabled_reason,
         disabled_at=row.disabled_at,
+        previous_secret_until=row.previous_secret_until if row.previous_secret else None,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
@@ -191,14 +195,16 @@ class IntegrationsMutation:
         return endpoint_obj(row)
 
     @strawberry.mutation(
-        description="A new signing secret, shown only now; the old one stops signing at once."
+        description="A new signing secret, shown only now. For `overlapHours` (default 24, at "
+        "most 168) deliveries carry signatures by both secrets, so the receiver can switch "
+        "without rejecting any; 0 retires the old secret at once (it leaked)."
     )
     async def rotate_webhook_secret(
-        self, info: Info, id: strawberry.ID
+        self, info: Info, id: strawberry.ID, overlap_hours: int = 24
     ) -> WebhookEndpointWithSecret:
         raw = expect_global_id(id, "WebhookEndpoint", field="id")
         async with info.context.mutation() as (s, p):
-            row, secret = await service.rotate_secret(s, p, raw)
+            row, secret = await service.rotate_secret(s, p, raw, overlap_hours=overlap_hours)
         return WebhookEndpointWithSecret(endpoint=endpoint_obj(row), secret=secret)
 
     @strawberry.mutation(description="Remove a webhook endpoint and its delivery log.")
@@ -209,7 +215,8 @@ class IntegrationsMutation:
         return True
 
     @strawberry.mutation(
-        description="Send a webhook delivery again: same event id and body, a new signature."
+        description="Send a webhook delivery again now, whatever its state (sent, dead, "
+        "cancelled, waiting for a retry): same event id and body, a new signature."
     )
     async def redeliver_webhook_delivery(self, info: Info, id: strawberry.ID) -> Delivery:
         ctx = info.context

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,7 +15,7 @@ from upward import clock
 from upward.audit import service as audit
 from upward.auth.principal import Principal
 from upward.db import Executor, after_commit
-from upward.errors import BadUserInput, NotFound
+from upward.errors import BadUserInput, Conflict, NotFound
 from upward.integrations import webhooks
 from upward.integrations.models import WebhookEndpoint
 from upward.pagination import Order, Page, PageArgs, paginate
@@ -79,6 +79,12 @@ def check_url(url: str, *, field: str) -> str:
         raise BadUserInput(str(exc), field=field) from None
 
 
+async def _url_free(session: Executor, url: str) -> None:
+    taken = await session.scalar(sa.select(t_endpoint.c.id).where(t_endpoint.c.url == url))
+    if taken is not None:
+        raise Conflict("an endpoint with this URL exists: change that one", field="input.url")
+
+
 async def list_endpoints(
     session: Executor, principal: Principal, *, page: PageArgs, with_count: bool = False
 ) -> Page:
@@ -127,6 +133,7 @@ async def create_endpoint(
     n = await session.scalar(sa.select(sa.func.count()).select_from(t_endpoint))
     if (n or 0) >= MAX_ENDPOINTS:
         raise BadUserInput(f"a tenant has at most {MAX_ENDPOINTS} webhook endpoints", field="input")
+    await _url_free(session, url)
     secret = webhooks.new_secret()
     row = (
         await session.execute(
@@ -161,6 +168,8 @@ async def update_endpoint(
     values: dict[str, Any] = {}
     if "url" in patch:
         values["url"] = check_url(patch["url"] or "", field="input.url")
+        if values["url"] != before.url:
+            await _url_free(session, values["url"])
     if "event_types" in patch:
         values["event_types"] = check_event_types(
             patch["event_types"] or [], field="input.eventTypes"
@@ -194,16 +203,32 @@ async def update_endpoint(
     return row
 
 
+MAX_OVERLAP_HOURS = 7 * 24
+
+
 async def rotate_secret(
-    session: Executor, principal: Principal, endpoint_id: uuid.UUID
+    session: Executor, principal: Principal, endpoint_id: uuid.UUID, *, overlap_hours: int = 24
 ) -> tuple[Any, str]:
-    await get_endpoint(session, principal, endpoint_id)
+    """A new signing secret. For `overlap_hours` the old one signs too (each delivery carries
+    both signatures), so the receiver can switch whenever it likes within that time; 0 stops
+    the old secret at once (a leaked secret)."""
+    if not 0 <= overlap_hours <= MAX_OVERLAP_HOURS:
+        raise BadUserInput(f"must be between 0 and {MAX_OVERLAP_HOURS}", field="overlapHours")
+    before = await get_endpoint(session, principal, endpoint_id)
     secret = webhooks.new_secret()
+    now = clock.now()
     row = (
         await session.execute(
             sa.update(t_endpoint)
             .where(t_endpoint.c.id == endpoint_id)
-            .values(secret=secret, updated_at=clock.now())
+            .values(
+                secret=secret,
+                previous_secret=before.secret if overlap_hours else None,
+                previous_secret_until=now + timedelta(hours=overlap_hours)
+                if overlap_hours
+                else None,
+                updated_at=now,
+            )
             .returning(t_endpoint)
         )
     ).one()
@@ -213,6 +238,7 @@ async def rotate_secret(
         action="webhook_endpoint.rotate_secret",
         target_type="WebhookEndpoint",
         target_id=endpoint_id,
+        changes={"overlap_hours": overlap_hours},
     )
     return row, secret
 

@@ -26,10 +26,13 @@ import orjson
 from upward import clock
 from upward.auth.principal import Principal
 from upward.db import Executor, fetch
+from upward.graphql.relay import to_global_id
 from upward.integrations import webhooks
 from upward.reminders import email, templates
 from upward.reminders.outbox import load_templates
 from upward.settings import get_settings
+
+MAX_RETRY_AFTER_SECONDS = 6 * 3600
 
 
 @dataclass(frozen=True)
@@ -118,22 +121,46 @@ async def _email(session: Executor, principal: Principal, d: Any) -> Outcome:
 
 
 _WEBHOOK_SQL = """
-select ev.id, ev.kind, ev.occurred_at, ev.payload, ep.url, ep.secret, ep.active
+select ev.id, ev.kind, ev.occurred_at, ev.payload, ep.url, ep.secret, ep.active,
+       ep.previous_secret, ep.previous_secret_until
 from domain_events ev
 join webhook_endpoints ep on ep.tenant_id = ev.tenant_id and ep.id = $2
 where ev.id = $1
 """
 
 
+# payload keys that hold ids, and the GraphQL type whose global id a receiver can query
+GLOBAL_IDS = {
+    "credential_id": "Credential",
+    "employee_id": "Employee",
+    "credential_type_id": "CredentialType",
+    "recipient_id": "Employee",
+    "verified_by": "Employee",
+    "superseded_ids": "Credential",
+}
+
+
+def _global(data: dict[str, Any]) -> dict[str, Any]:
+    out = dict(data)
+    for key, type_name in GLOBAL_IDS.items():
+        value = out.get(key)
+        if isinstance(value, str):
+            out[key] = to_global_id(type_name, uuid.UUID(value))
+        elif isinstance(value, list):
+            out[key] = [to_global_id(type_name, uuid.UUID(v)) for v in value]
+    return out
+
+
 def envelope(principal: Principal, event: Any) -> bytes:
-    """The one event format every webhook receives (docs/events.md)."""
+    """The one event format every webhook receives (docs/events.md); ids in `data` are the
+    API's global ids, so a receiver can query what the event is about."""
     return orjson.dumps(
         {
             "type": event["kind"],
             "id": str(event["id"]),
             "occurredAt": event["occurred_at"].isoformat().replace("+00:00", "Z"),
             "tenant": principal.tenant_slug,
-            "data": event["payload"] or {},
+            "data": _global(event["payload"] or {}),
         },
         option=orjson.OPT_SORT_KEYS,
     )
@@ -147,8 +174,14 @@ async def _webhook(session: Executor, principal: Principal, d: Any) -> Outcome:
     ev = rows[0]
     settings = get_settings()
     body = envelope(principal, ev)
-    timestamp = int(clock.now().timestamp())
-    headers = webhooks.signed_headers(ev["secret"], f"msg_{ev['id'].hex}", timestamp, body)
+    now = clock.now()
+    timestamp = int(now.timestamp())
+    msg_id = f"msg_{ev['id'].hex}"
+    headers = webhooks.signed_headers(ev["secret"], msg_id, timestamp, body)
+    if ev["previous_secret"] and ev["previous_secret_until"] and ev["previous_secret_until"] > now:
+        # a rotation's overlap: both signatures, so receivers on either secret accept it
+        old_signature = webhooks.sign(ev["previous_secret"], msg_id, timestamp, body)
+        headers["webhook-signature"] += " " + old_signature
     result = await webhooks.post(
         ev["url"],
         body,
@@ -185,9 +218,16 @@ async def _webhook(session: Executor, principal: Principal, d: Any) -> Outcome:
         await _mark(session, d, "dead", status_code=410, error="410 Gone: endpoint disabled")
         return Outcome(d["id"], "webhook", "dead")
     error = result.error or f"HTTP {result.status_code}"
-    unsafe = result.status_code is None and not result.retryable
+    # not retryable: an unsafe target, or a 4xx that another try cannot change (an admin can
+    # redeliver once the receiver is fixed)
     return await _failed(
-        session, d, "webhook", error=error, permanent=unsafe, status_code=result.status_code
+        session,
+        d,
+        "webhook",
+        error=error,
+        permanent=not result.retryable,
+        status_code=result.status_code,
+        retry_after=result.retry_after_seconds,
     )
 
 
@@ -199,6 +239,7 @@ async def _failed(
     error: str | None,
     permanent: bool,
     status_code: int | None = None,
+    retry_after: float | None = None,
 ) -> Outcome:
     settings = get_settings()
     attempts = d["attempts"] + 1
@@ -206,6 +247,8 @@ async def _failed(
         await _mark(session, d, "dead", status_code=status_code, error=error)
         return Outcome(d["id"], channel, "dead")
     delay = webhooks.backoff_seconds(attempts)
+    if retry_after:  # the receiver asked for a pause (429/503 Retry-After), within reason
+        delay = max(delay, min(retry_after, MAX_RETRY_AFTER_SECONDS))
     await fetch(
         session,
         "update deliveries set attempts = $2, next_attempt_at = $3, last_attempt_at = $4, "

@@ -221,7 +221,8 @@ async def send_batch(
 ) -> list[SendResult]:
     """Send over one SMTP connection; results are in the order of `messages`. Never raises for
     a message or the server: only for missing or unusable configuration (SmtpNotConfigured),
-    which the caller treats as "not yet", like a transient failure that costs no attempt."""
+    which the delivery service counts as a failed attempt (retried, then dead: an operator
+    sees a misconfigured deployment in failedDeliveries and on /metrics)."""
     settings = settings or get_settings()
     if not settings.smtp_host:
         raise SmtpNotConfigured("UPWARD_SMTP_HOST is not set")

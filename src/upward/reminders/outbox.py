@@ -8,7 +8,7 @@ scheduler or a retried batch writes nothing twice.
   planner, write `reminders`, then `notifications` and `deliveries` for what goes out now.
 - `build_digests`: managers', HR's and watchers' waiting reminders become one daily digest each.
 - `publish_events`: unpublished domain events become webhook deliveries, once per endpoint.
-- `due_deliveries`: what the sweeper re-enqueues.
+- `overdue_deliveries`: what the sweeper re-enqueues.
 Actors in `workers/reminders.py` call these; delivering is `reminders.delivery`.
 """
 
@@ -335,11 +335,9 @@ def reminder_context(
 ) -> dict[str, Any]:
     settings = get_settings()
     base = settings.web_url.rstrip("/")
-    holder = "holder" in due.kinds
     return {
         "recipient_name": recipient_name,
         "holder_name": row["holder_name"],
-        "whose": "Your" if holder else f"{row['holder_name']}'s",
         "credential_type": row["type_name"],
         "expires_on": due.expires_on.isoformat(),
         "when": templates.when_phrase((due.expires_on - today).days),
@@ -354,9 +352,9 @@ async def _record_reminder_events(session: Executor, events: list[tuple[Due, Any
         session,
         """
         insert into domain_events (tenant_id, kind, subject_type, subject_id, idempotency_key,
-                                   payload)
+                                   occurred_at, payload)
         select current_setting('app.tenant_id')::uuid, 'reminder.sent', 'Credential', x.c,
-               'reminder.sent:' || x.k, x.p::jsonb
+               'reminder.sent:' || x.k, clock_timestamp(), x.p::jsonb
         from unnest($1::uuid[], $2::text[], $3::text[]) as x(c, k, p)
         on conflict (tenant_id, idempotency_key) do nothing
         """,
@@ -393,6 +391,7 @@ class NewNotification:
     data: dict[str, Any]
     channels: frozenset[str]
     reminder_ids: list[uuid.UUID]
+    rendered: tuple[str, str] | None = None  # (subject, body) written by code: no template
 
 
 @dataclass
@@ -404,16 +403,22 @@ class Created:
 async def create_notifications(session: Executor, items: Sequence[NewNotification]) -> Created:
     """Insert notifications (subject and body rendered now, from the tenant's template), link
     their reminders, and insert one delivery per channel; all keyed, all set-based."""
-    overrides = await load_templates(session, {i.template_kind for i in items})
+    overrides = await load_templates(
+        session, {i.template_kind for i in items if i.rendered is None}
+    )
     subjects, bodies, datas = [], [], []
     for item in items:
-        rendered = templates.render(
-            item.template_kind,
-            overrides.get(item.template_kind) or templates.DEFAULTS[item.template_kind],
-            item.context,
-        )
-        subjects.append(rendered.subject)
-        bodies.append(rendered.text)
+        if item.rendered is not None:
+            subjects.append(item.rendered[0])
+            bodies.append(item.rendered[1])
+        else:
+            rendered = templates.render(
+                item.template_kind,
+                overrides.get(item.template_kind) or templates.DEFAULTS[item.template_kind],
+                item.context,
+            )
+            subjects.append(rendered.subject)
+            bodies.append(rendered.text)
         datas.append(json.dumps({**item.data, "context": item.context}))
     rows = await fetch(
         session,
@@ -500,7 +505,9 @@ select r.id, r.recipient_id, r.credential_id, r.expires_on, r.offset_days, r.cha
        e.name as recipient_name, coalesce(e.timezone, l.timezone) as tz, e.status,
        coalesce(p.email_enabled, true) as email_enabled,
        h.name as holder_name, t.name as type_name,
-       ({_LIVE} and c.expires_on = r.expires_on) as live
+       ({_LIVE} and c.expires_on = r.expires_on and h.status = 'active'
+        and t.status = 'active') as live,
+       case when s.expires_on = r.expires_on then s.snoozed_until end as snoozed_until
 from reminders r
 join employees e on e.tenant_id = r.tenant_id and e.id = r.recipient_id
 left join locations l on l.tenant_id = e.tenant_id and l.id = e.location_id
@@ -508,6 +515,7 @@ left join notification_preferences p on p.tenant_id = e.tenant_id and p.employee
 join credentials c on c.tenant_id = r.tenant_id and c.id = r.credential_id
 join employees h on h.tenant_id = c.tenant_id and h.id = c.employee_id
 join credential_types t on t.tenant_id = c.tenant_id and t.id = c.credential_type_id
+left join credential_reminder_states s on s.tenant_id = c.tenant_id and s.credential_id = c.id
 where r.digest and r.notification_id is null
 order by r.recipient_id, c.expires_on, r.id
 """  # noqa: S608 - constants only
@@ -518,8 +526,10 @@ async def build_digests(
 ) -> Created:
     """One digest per recipient and local day, listing every reminder waiting for it, once the
     recipient's send window (the tenant default policy's) has been open `digest_delay_minutes`.
-    Reminders that arrive after the day's digest went out wait for the next one; reminders of a
-    credential renewed or revoked meanwhile are dropped from the list."""
+    Reminders that arrive after the day's digest went out wait for the next one. A waiting
+    reminder that no longer holds is deleted, not listed: its credential was renewed, revoked,
+    re-dated or snoozed meanwhile, or its holder or recipient left (after a snooze the planner
+    sends the latest due step again)."""
     now = now or clock.now()
     settings = get_settings()
     window = (await load_policies(session)).default.window
@@ -530,17 +540,23 @@ async def build_digests(
     items: list[NewNotification] = []
     base = settings.web_url.rstrip("/")
     tenant_name = await tenant_name_of(session, principal) if by_recipient else ""
+    stale: list[uuid.UUID] = []
     for recipient_id, waiting in by_recipient.items():
         first = waiting[0]
         tz = first["tz"] or principal.tenant_timezone
-        if first["status"] != "active":
-            continue
-        if not digest_due(now, tz, window, settings.digest_delay_minutes):
-            continue
-        live = [w for w in waiting if w["live"]]
-        if not live:
-            continue
         day = now.astimezone(clock.zone(tz)).date()
+        if first["status"] != "active":
+            stale += [w["id"] for w in waiting]
+            continue
+        live = []
+        for w in waiting:
+            snoozed = w["snoozed_until"] is not None and day < w["snoozed_until"]
+            if w["live"] and not snoozed:
+                live.append(w)
+            else:
+                stale.append(w["id"])
+        if not live or not digest_due(now, tz, window, settings.digest_delay_minutes):
+            continue
         listed = [
             {
                 "holder_name": w["holder_name"],
@@ -586,6 +602,12 @@ async def build_digests(
                 reminder_ids=[w["id"] for w in live],
             )
         )
+    if stale:
+        await fetch(
+            session,
+            "delete from reminders where id = any($1::uuid[]) and notification_id is null",
+            stale,
+        )
     if not items:
         return Created([], [])
     return await create_notifications(session, items)
@@ -600,7 +622,7 @@ async def publish_events(session: Executor, *, limit: int = 500) -> tuple[int, l
     new delivery ids). Rows are locked (SKIP LOCKED): two publishers split the work."""
     events = await fetch(
         session,
-        "select id, kind from domain_events where published_at is null "
+        "select id, kind, subject_id from domain_events where published_at is null "
         "order by occurred_at, id limit $1 for update skip locked",
         limit,
     )
@@ -630,6 +652,7 @@ async def publish_events(session: Executor, *, limit: int = 500) -> tuple[int, l
             clock.now(),
         )
         ids = [r["id"] for r in rows]
+    ids += await _notify_holders(session, events)
     await fetch(
         session,
         "update domain_events set published_at = $2 where id = any($1::uuid[])",
@@ -637,6 +660,53 @@ async def publish_events(session: Executor, *, limit: int = 500) -> tuple[int, l
         clock.now(),
     )
     return len(events), ids
+
+
+# events a holder hears about in their inbox (what HR decided about their credential)
+HOLDER_EVENTS = {
+    "credential.verified": ("was verified", None),
+    "credential.rejected": ("was rejected", "rejection_reason"),
+    "credential.revoked": ("was revoked", "revoke_reason"),
+}
+
+
+async def _notify_holders(session: Executor, events: Sequence[Any]) -> list[uuid.UUID]:
+    """An in-app notification to the holder for each HOLDER_EVENTS event (once per event)."""
+    wanted = [e for e in events if e["kind"] in HOLDER_EVENTS]
+    if not wanted:
+        return []
+    rows = await fetch(
+        session,
+        "select c.id, c.employee_id, c.rejection_reason, c.revoke_reason, t.name as type_name "
+        "from credentials c join employees e on e.tenant_id = c.tenant_id and e.id = c.employee_id "
+        "join credential_types t on t.tenant_id = c.tenant_id and t.id = c.credential_type_id "
+        "where c.id = any($1::uuid[]) and e.status = 'active'",
+        [e["subject_id"] for e in wanted],
+    )
+    creds = {r["id"]: r for r in rows}
+    items: list[NewNotification] = []
+    for e in wanted:
+        c = creds.get(e["subject_id"])
+        if c is None:
+            continue
+        phrase, reason_key = HOLDER_EVENTS[e["kind"]]
+        subject = f"Your {c['type_name']} {phrase}"
+        reason = c[reason_key] if reason_key else None
+        body = f"{subject}{': ' + reason if reason else '.'}"
+        items.append(
+            NewNotification(
+                recipient_id=c["employee_id"],
+                kind="event",
+                key=f"event:{e['id']}",
+                template_kind="event",
+                context={},
+                data={"credential_id": str(c["id"]), "event": e["kind"]},
+                channels=frozenset({"in_app"}),
+                reminder_ids=[],
+                rendered=(subject, body),
+            )
+        )
+    return (await create_notifications(session, items)).delivery_ids if items else []
 
 
 def subscribed(event_types: Sequence[str], kind: str) -> bool:

@@ -220,6 +220,8 @@ async def apply_notifications(
             )
         ).first()
         values = {k: e[k] for k in ("event_types", "description", "active")}
+        if e["active"]:  # enabled by the file: why it was disabled no longer holds
+            values.update(disabled_reason=None, disabled_at=None)
         if row is None:
             await session.execute(
                 sa.insert(t_endpoint).values(

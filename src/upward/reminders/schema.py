@@ -366,6 +366,14 @@ def delivery_obj(ctx: Any, row: Any) -> Delivery:
     )
 
 
+@register_node("Delivery")
+async def _delivery_nodes(ctx: Any, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    p = ctx.require_principal()
+    async with ctx.session() as s:
+        rows = await service.deliveries_by_ids(s, p, ids)
+    return {r.id: delivery_obj(ctx, r) for r in rows}
+
+
 PAGE_DOC = "Relay pagination: `first` (at most 100) with `after`, or `last` with `before`."
 
 
@@ -596,8 +604,9 @@ class RemindersMutation:
         return template_obj(kind.value, templates.DEFAULTS[kind.value], True)
 
     @strawberry.mutation(
-        description="Send a dead or cancelled delivery again, with a fresh retry budget "
-        "(hr_admin; webhooks: tenant_admin)."
+        description="Send a dead or cancelled in-app or email delivery again, with a fresh "
+        "retry budget (hr_admin). A webhook delivery is redelivered (tenant_admin), as "
+        "`redeliverWebhookDelivery` does."
     )
     async def retry_delivery(self, info: Info, id: strawberry.ID) -> Delivery:
         ctx = info.context

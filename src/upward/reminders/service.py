@@ -134,7 +134,11 @@ async def mark_all_read(session: Executor, principal: Principal) -> int:
     me = _me(principal)
     result = await session.execute(
         sa.update(t_notification)
-        .where(t_notification.c.recipient_id == me, t_notification.c.read_at.is_(None))
+        .where(
+            t_notification.c.recipient_id == me,
+            t_notification.c.read_at.is_(None),
+            sa.literal("in_app") == sa.func.any(t_notification.c.channels),
+        )
         .values(read_at=clock.now())
     )
     return result.rowcount or 0
@@ -493,6 +497,8 @@ async def list_failed_deliveries(
     conds = [t_delivery.c.status == "dead"]
     if channel is not None:
         conds.append(t_delivery.c.channel == channel)
+    if not principal.is_tenant_admin:  # webhooks are the tenant admin's (and only they retry)
+        conds.append(t_delivery.c.channel != "webhook")
     stmt = sa.select(t_delivery).where(*conds)
     count = sa.select(sa.func.count()).select_from(t_delivery).where(*conds)
     return await paginate(session, stmt, DEAD_ORDER, page, count_stmt=count, with_count=with_count)
@@ -501,20 +507,18 @@ async def list_failed_deliveries(
 async def retry_delivery(
     session: Executor, principal: Principal, delivery_id: uuid.UUID, *, field: str = "id"
 ) -> Any:
-    """A dead (or cancelled) delivery goes back to pending with a fresh retry budget; a sent
-    one is refused (use a webhook's redeliver to send again on purpose)."""
-    row = (
-        await session.execute(sa.select(t_delivery).where(t_delivery.c.id == delivery_id))
-    ).first()
-    if row is None:
-        raise NotFound("no delivery with this id", field=field)
+    """A dead or cancelled in-app or email delivery goes back to pending with a fresh retry
+    budget (a sent one is refused: it arrived). Webhook deliveries are the tenant admin's, and
+    go through `integrations.service.redeliver` (which also sends a sent one again)."""
+    principal.require_hr("retrying deliveries")
+    row = await get_delivery(session, principal, delivery_id, field=field)
     if row.channel == "webhook":
-        principal.require_tenant_admin("retrying webhook deliveries")
-    else:
-        principal.require_hr("retrying deliveries")
+        from upward.integrations.service import redeliver
+
+        return await redeliver(session, principal, delivery_id)
     if row.status == "pending":
         return row
-    if row.status == "sent" and row.channel != "webhook":
+    if row.status == "sent":
         raise BadUserInput("this delivery was sent; it is not retried", field=field)
     now = clock.now()
     updated = (
@@ -536,6 +540,27 @@ async def retry_delivery(
     tenant_id = principal.tenant_id
     after_commit(session, lambda: enqueue_delivery(tenant_id, [delivery_id]))
     return updated
+
+
+async def get_delivery(
+    session: Executor, principal: Principal, delivery_id: uuid.UUID, *, field: str = "id"
+) -> Any:
+    """A delivery HR may see (webhook ones: tenant admins only), or NOT_FOUND."""
+    rows = await deliveries_by_ids(session, principal, [delivery_id])
+    if not rows:
+        raise NotFound("no delivery with this id", field=field)
+    return rows[0]
+
+
+async def deliveries_by_ids(
+    session: Executor, principal: Principal, ids: list[uuid.UUID]
+) -> list[Any]:
+    if not principal.is_hr:
+        return []
+    stmt = sa.select(t_delivery).where(t_delivery.c.id.in_(ids))
+    if not principal.is_tenant_admin:
+        stmt = stmt.where(t_delivery.c.channel != "webhook")
+    return list((await session.execute(stmt)).all())
 
 
 def enqueue_delivery(tenant_id: uuid.UUID, ids: list[uuid.UUID]) -> None:
