@@ -21,6 +21,8 @@ from workers.tenant_actor import tenant_actor
 
 log = logging.getLogger("upward.workers.reminders")
 DELIVER_CHUNK = 50
+# deliveries have their own queue: a burst of planning messages does not hold them back
+DELIVERY_QUEUE = "deliveries"
 
 
 def _bound(value: list[str] | None) -> outbox.Bound:
@@ -98,14 +100,24 @@ async def publish_events(session: Executor, principal: Principal, **_: Any) -> N
         after_commit(session, lambda: publish_events.send(str(principal.tenant_id)))
 
 
-@tenant_actor("notifications.deliver", max_retries=3, transaction=False)
+@tenant_actor("notifications.deliver", queue_name=DELIVERY_QUEUE, max_retries=3, transaction=False)
 async def deliver(principal: Principal, *, ids: list[str], **_: Any) -> None:
-    """Attempt each delivery in its own transaction: a crash loses at most the one in flight
-    (its row stays pending), and what was sent before it stays sent."""
-    outcomes: list[tuple[str, str]] = []
-    for raw in ids:
+    """In-app deliveries of the chunk in one statement; every other delivery in its own
+    transaction (an email or a webhook call is an outside effect): a crash loses at most the
+    one in flight (its row stays pending), and what was sent before it stays sent."""
+    wanted = [uuid.UUID(raw) for raw in ids]
+    async with tenant_session(principal.tenant_id) as session:
+        in_app = await delivery.send_in_app(session, wanted)
+    done = {o.delivery_id for o in in_app}
+    outcomes: list[tuple[str, str]] = [(o.channel, o.status) for o in in_app]
+    for o in in_app:
+        assert o.notify is not None
+        _push(principal, *o.notify)
+    for did in wanted:
+        if did in done:
+            continue
         async with tenant_session(principal.tenant_id) as session:
-            outcome = await delivery.attempt(session, principal, uuid.UUID(raw))
+            outcome = await delivery.attempt(session, principal, did)
         outcomes.append((outcome.channel, outcome.status))
         if outcome.retry_in_seconds is not None:
             enqueue_deliveries(

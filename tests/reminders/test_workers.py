@@ -181,7 +181,8 @@ async def _drain(broker: Any) -> None:
     worker = dramatiq.Worker(broker, worker_timeout=50, worker_threads=2)
     worker.start()
     try:
-        await asyncio.to_thread(broker.join, "default", timeout=60_000)
+        for queue in ("default", "deliveries"):  # planning, then what it enqueued
+            await asyncio.to_thread(broker.join, queue, timeout=60_000)
         await asyncio.to_thread(worker.join)
     finally:
         await asyncio.to_thread(worker.stop)

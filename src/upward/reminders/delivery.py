@@ -52,6 +52,33 @@ for update skip locked
 """
 
 
+async def send_in_app(session: Executor, ids: list[uuid.UUID]) -> list[Outcome]:
+    """Mark the pending, due in-app deliveries among `ids` sent, in one statement: the inbox
+    row already exists, so "delivering" is recording it (and the caller's live push after the
+    commit). Rows another worker holds are skipped, as `attempt` skips them."""
+    now = clock.now()
+    rows = await fetch(
+        session,
+        """
+        update deliveries d set status = 'sent', attempts = d.attempts + 1, sent_at = $2,
+               last_attempt_at = $2, updated_at = $2
+        from notifications n
+        where d.id in (select id from deliveries where id = any($1::uuid[])
+                       and channel = 'in_app' and status = 'pending' and next_attempt_at <= $3
+                       for update skip locked)
+          and n.tenant_id = d.tenant_id and n.id = d.notification_id
+        returning d.id, n.recipient_id, n.id as notification_id
+        """,
+        ids,
+        now,
+        now + timedelta(seconds=5),
+    )
+    return [
+        Outcome(r["id"], "in_app", "sent", notify=(r["recipient_id"], r["notification_id"]))
+        for r in rows
+    ]
+
+
 async def attempt(session: Executor, principal: Principal, delivery_id: uuid.UUID) -> Outcome:
     """One attempt at one delivery, inside the caller's transaction (one per delivery)."""
     now = clock.now()

@@ -13,6 +13,7 @@ header is checked for line breaks first, so no value can add a header or a recip
 from __future__ import annotations
 
 import asyncio
+import email.policy
 import logging
 import re
 import smtplib
@@ -105,6 +106,12 @@ def recipient(name: str | None, address: str) -> str:
     return str(Address(display_name=display, addr_spec=address)) if display else address
 
 
+# RFC 5322 allows 998 characters a line (78 is a SHOULD): at 78, Python folds a subject that
+# starts with a bracket ("[Acme] ...") right after "Subject:", which some clients show with a
+# leading space
+_POLICY = email.policy.default.clone(max_line_length=998)
+
+
 def build_message(message: OutgoingEmail, mail_from: str) -> EmailMessage:
     """The MIME message: text, plus HTML as an alternative. Raises ValueError for a value that
     would break the headers (the caller's bug or hostile data: the message is not sent)."""
@@ -112,7 +119,7 @@ def build_message(message: OutgoingEmail, mail_from: str) -> EmailMessage:
         raise ValueError(f"invalid recipient address {message.to!r}")
     if not _MESSAGE_ID.match(message.message_id):
         raise ValueError(f"invalid Message-ID {message.message_id!r}")
-    msg = EmailMessage()
+    msg = EmailMessage(policy=_POLICY)
     msg["From"] = mail_from
     msg["To"] = message.to
     msg["Subject"] = " ".join(message.subject.replace("\x00", "").split())

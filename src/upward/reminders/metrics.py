@@ -14,7 +14,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from upward.settings import get_settings
 
 log = logging.getLogger("upward.metrics")
-QUEUES = ("default",)
+QUEUES = ("default", "deliveries")
 
 
 def _key(name: str) -> str:

@@ -338,6 +338,7 @@ def reminder_context(
     return {
         "recipient_name": recipient_name,
         "holder_name": row["holder_name"],
+        "whose": "Your" if "holder" in due.kinds else f"{row['holder_name']}'s",
         "credential_type": row["type_name"],
         "expires_on": due.expires_on.isoformat(),
         "when": templates.when_phrase((due.expires_on - today).days),

@@ -82,6 +82,12 @@ DEFAULT_STEPS: tuple[Step, ...] = (
 class Policy:
     steps: tuple[Step, ...] = DEFAULT_STEPS
     window: SendWindow = field(default_factory=SendWindow)
+    # the steps latest first (the planner looks for the latest due one)
+    descending: tuple[Step, ...] = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        ordered = tuple(sorted(self.steps, key=lambda s: s.offset_days, reverse=True))
+        object.__setattr__(self, "descending", ordered)
 
     @property
     def horizon(self) -> tuple[int, int]:
@@ -158,17 +164,18 @@ def plan(
             continue
         if cycle.snoozed_until is not None and local.date() < cycle.snoozed_until:
             continue
+        # the latest due step: from the last step back, the first one due (the opening of the
+        # window is monotonic in the date, so no earlier step can be due later)
         latest: Step | None = None
         latest_at: datetime | None = None
-        for step in policy.steps:
+        for step in policy.descending:
             if not (step.recipients & kinds):
                 continue
             day = expires_on + timedelta(days=step.offset_days)
             at = policy.window.opening_on_or_after(day, tz)
-            if at > now:
-                continue
-            if latest is None or step.offset_days > latest.offset_days:
+            if at <= now:
                 latest, latest_at = step, at
+                break
         if latest is None or latest_at is None:
             continue
         step_day = expires_on + timedelta(days=latest.offset_days)

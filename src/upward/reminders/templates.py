@@ -48,6 +48,7 @@ PLACEHOLDERS: dict[str, frozenset[str]] = {
         {
             "recipient_name",
             "holder_name",
+            "whose",  # "Your" to the holder, "Dee Dev's" to anyone else
             "credential_type",
             "when",  # when_phrase(): "expires in 30 days", "expires today", "expired 7 days ago"
             "expires_on",
@@ -77,7 +78,7 @@ _REMINDER_HTML = """\
 color:#1f2933;">
 <div style="max-width:560px;margin:0 auto;background:#ffffff;border-radius:6px;padding:24px;">
 <p>Hello $recipient_name,</p>
-<p>The <strong>$credential_type</strong> held by <strong>$holder_name</strong> $when
+<p>$whose <strong>$credential_type</strong> $when
 (expiry date: $expires_on).</p>
 <p>To keep it valid, renew it and upload the new evidence.</p>
 <p><a href="$renew_url" style="display:inline-block;padding:10px 18px;background:#2563eb;\
@@ -110,11 +111,11 @@ administer HR at $tenant_name. This is an automated message from Upward.</p>
 
 DEFAULTS: dict[str, Template] = {
     "reminder": Template(
-        subject="$holder_name: $credential_type $when",
+        subject="$whose $credential_type $when",
         text="""\
 Hello $recipient_name,
 
-The $credential_type held by $holder_name $when (expiry date: $expires_on).
+$whose $credential_type $when (expiry date: $expires_on).
 
 To keep it valid, renew it and upload the new evidence:
 $renew_url

@@ -27,6 +27,17 @@ t_dep = Department.__table__
 t_loc = Location.__table__
 
 
+CORE_SECTIONS = (
+    "tenant",
+    "departments",
+    "locations",
+    "employees",
+    "credential_types",
+    "credential_requirements",
+    "credentials",
+)
+
+
 @dataclass
 class ApplyResult:
     slug: str
@@ -39,6 +50,7 @@ class ApplyResult:
         return any(self.created.values()) or any(self.updated.values())
 
     def summary(self) -> str:
+        """Counts per section: the core ones always, the optional ones when they changed."""
         parts = [
             f"{k}: +{self.created.get(k, 0)} ~{self.updated.get(k, 0)}"
             for k in (
@@ -49,7 +61,12 @@ class ApplyResult:
                 "credential_types",
                 "credential_requirements",
                 "credentials",
+                "reminder_policies",
+                "webhook_endpoints",
+                "notification_templates",
+                "notification_preferences",
             )
+            if k in self.created or k in self.updated or k in CORE_SECTIONS
         ]
         return f"{self.slug} ({self.tenant_id}): " + (
             ", ".join(parts) if self.changed else "unchanged"
