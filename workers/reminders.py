@@ -129,7 +129,8 @@ async def deliver(principal: Principal, *, ids: list[str], **_: Any) -> None:
 
 
 def _push(principal: Principal, recipient: uuid.UUID, notification: uuid.UUID) -> None:
-    """In-app: tell live clients (a Redis channel per recipient; subscriptions read it)."""
+    """In-app: publish on a Redis channel per recipient for live clients. Nothing reads it yet:
+    GraphQL subscriptions are partner-access work (issue 9); the inbox does not depend on it."""
     from workers.broker import redis_client
 
     ns = get_settings().dramatiq_namespace

@@ -10,11 +10,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from upward import clock
 from upward.audit import service as audit
 from upward.auth.principal import Principal
-from upward.db import Executor, after_commit
+from upward.db import Executor, after_commit, is_unique_violation
 from upward.errors import BadUserInput, Conflict, NotFound
 from upward.integrations import webhooks
 from upward.integrations.models import WebhookEndpoint
@@ -40,6 +41,7 @@ EVENT_TYPES = (
     "reminder.sent",
 )
 MAX_ENDPOINTS = 50
+URL_TAKEN = "an endpoint with this URL exists: change that one"
 
 ENDPOINT_ORDER = Order(
     key="webhook_endpoints:created",
@@ -82,7 +84,7 @@ def check_url(url: str, *, field: str) -> str:
 async def _url_free(session: Executor, url: str) -> None:
     taken = await session.scalar(sa.select(t_endpoint.c.id).where(t_endpoint.c.url == url))
     if taken is not None:
-        raise Conflict("an endpoint with this URL exists: change that one", field="input.url")
+        raise Conflict(URL_TAKEN, field="input.url")
 
 
 async def list_endpoints(
@@ -135,21 +137,27 @@ async def create_endpoint(
         raise BadUserInput(f"a tenant has at most {MAX_ENDPOINTS} webhook endpoints", field="input")
     await _url_free(session, url)
     secret = webhooks.new_secret()
-    row = (
-        await session.execute(
-            sa.insert(t_endpoint)
-            .values(
-                tenant_id=principal.tenant_id,
-                url=url,
-                event_types=types,
-                description=description,
-                active=active,
-                secret=secret,
-                created_by=principal.employee_id,
-            )
-            .returning(t_endpoint)
-        )
-    ).one()
+    try:
+        async with session.begin_nested():  # a concurrent create of the same URL: CONFLICT
+            row = (
+                await session.execute(
+                    sa.insert(t_endpoint)
+                    .values(
+                        tenant_id=principal.tenant_id,
+                        url=url,
+                        event_types=types,
+                        description=description,
+                        active=active,
+                        secret=secret,
+                        created_by=principal.employee_id,
+                    )
+                    .returning(t_endpoint)
+                )
+            ).one()
+    except IntegrityError as exc:
+        if is_unique_violation(exc, "webhook_endpoints_url_key"):
+            raise Conflict(URL_TAKEN, field="input.url") from None
+        raise
     await audit.record(
         session,
         principal,

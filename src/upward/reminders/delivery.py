@@ -10,8 +10,9 @@ webhooks a `webhook-id` that are the same on every attempt, so a receiver can dr
 duplicate.
 
 Failures retry with exponential backoff and jitter (`integrations.webhooks.backoff_seconds`) up to
-`delivery_max_attempts` (more than 24 hours), then the row is `dead`: listed for HR in
-`failedDeliveries`, counted on `/metrics`. A webhook endpoint answering 410 Gone is disabled.
+`delivery_max_attempts` (more than 24 hours), then the row is `dead`: listed in
+`failedDeliveries` (in-app and email ones for HR, webhook ones for tenant admins), counted on
+`/metrics`. A webhook endpoint answering 410 Gone is disabled.
 """
 
 from __future__ import annotations

@@ -58,7 +58,8 @@ class SendResult:
 
 
 class SmtpNotConfigured(Exception):
-    """UPWARD_SMTP_HOST is unset: email deliveries wait (and retry) until it is configured."""
+    """UPWARD_SMTP_HOST is unset (or UPWARD_MAIL_FROM unusable): the delivery service counts
+    the try as a failed attempt, so the emails retry and, if nobody fixes it, die."""
 
 
 SENT = SendResult(ok=True)
@@ -234,7 +235,7 @@ async def send_batch(
     if not settings.smtp_host:
         raise SmtpNotConfigured("UPWARD_SMTP_HOST is not set")
     if envelope_address(settings.mail_from) is None:
-        # every message would fail the same way: wait for the fix instead of failing them all
+        # every message would fail the same way: a configuration error, not the message's
         raise SmtpNotConfigured(f"UPWARD_MAIL_FROM {settings.mail_from!r} is not one address")
     if not messages:
         return []

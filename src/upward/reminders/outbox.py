@@ -623,7 +623,7 @@ async def publish_events(session: Executor, *, limit: int = 500) -> tuple[int, l
     new delivery ids). Rows are locked (SKIP LOCKED): two publishers split the work."""
     events = await fetch(
         session,
-        "select id, kind, subject_id from domain_events where published_at is null "
+        "select id, kind, subject_id, payload from domain_events where published_at is null "
         "order by occurred_at, id limit $1 for update skip locked",
         limit,
     )
@@ -673,7 +673,13 @@ HOLDER_EVENTS = {
 
 async def _notify_holders(session: Executor, events: Sequence[Any]) -> list[uuid.UUID]:
     """An in-app notification to the holder for each HOLDER_EVENTS event (once per event)."""
-    wanted = [e for e in events if e["kind"] in HOLDER_EVENTS]
+    # a person's decision, not a bulk load (an import or a manifest vouching for its rows)
+    wanted = [
+        e
+        for e in events
+        if e["kind"] in HOLDER_EVENTS
+        and (e["payload"] or {}).get("source") not in ("import", "manifest")
+    ]
     if not wanted:
         return []
     rows = await fetch(
@@ -692,7 +698,7 @@ async def _notify_holders(session: Executor, events: Sequence[Any]) -> list[uuid
             continue
         phrase, reason_key = HOLDER_EVENTS[e["kind"]]
         subject = f"Your {c['type_name']} {phrase}"
-        reason = c[reason_key] if reason_key else None
+        reason = (e["payload"] or {}).get("reason") or (c[reason_key] if reason_key else None)
         body = f"{subject}{': ' + reason if reason else '.'}"
         items.append(
             NewNotification(
