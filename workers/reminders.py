@@ -100,7 +100,15 @@ async def publish_events(session: Executor, principal: Principal, **_: Any) -> N
         after_commit(session, lambda: publish_events.send(str(principal.tenant_id)))
 
 
-@tenant_actor("notifications.deliver", queue_name=DELIVERY_QUEUE, max_retries=3, transaction=False)
+@tenant_actor(
+    "notifications.deliver",
+    queue_name=DELIVERY_QUEUE,
+    max_retries=3,
+    transaction=False,
+    # 50 emails or webhook calls at up to UPWARD_WEBHOOK_TIMEOUT_SECONDS each can outlast the
+    # broker's default 5 minutes; what a cut-off chunk left pending the sweeper brings back
+    time_limit=30 * 60 * 1000,
+)
 async def deliver(principal: Principal, *, ids: list[str], **_: Any) -> None:
     """In-app deliveries of the chunk in one statement; every other delivery in its own
     transaction (an email or a webhook call is an outside effect): a crash loses at most the

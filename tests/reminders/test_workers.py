@@ -137,7 +137,9 @@ async def test_sigkill_mid_batch_then_a_new_worker_delivers_each_email_exactly_o
         await inbox.wait_for_async(5, within=60)
         # kill while the next email is mid-conversation (its RCPT being answered): the worker
         # dies holding that delivery's row lock, in the middle of a batch of 30
-        while inbox.rcpt_started <= len(inbox.received):  # noqa: ASYNC110 - another thread's counter
+        deadline = time.monotonic() + 30
+        while inbox.rcpt_started <= len(inbox.received):
+            assert time.monotonic() < deadline, "no email in progress to kill the worker in"
             await asyncio.sleep(0.005)
         fleet.kill(first)  # SIGKILL: no shutdown, its messages stay unacknowledged
         before = len(inbox.received)
