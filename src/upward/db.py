@@ -121,12 +121,15 @@ _RAW = "upward.raw_connection"
 _AFTER = "upward.after_commit"
 
 
+def _root(session: Executor) -> Any:
+    sync = session.sync_connection if isinstance(session, AsyncConnection) else session.sync_session
+    return sync.get_transaction()
+
+
 def after_commit(session: Executor, fn: Callable[[], Any]) -> None:
     """Run `fn` (sync or async) once the session's current transaction has committed: enqueue a
     job for rows it wrote. Dropped if the transaction rolls back (the rows do not exist)."""
-    root = (
-        session.sync_connection if isinstance(session, AsyncConnection) else session.sync_session
-    ).get_transaction()
+    root = _root(session)
     entry = session.info.get(_AFTER)
     if entry is None or entry[0] is not root:
         entry = session.info[_AFTER] = (root, [])
@@ -137,7 +140,8 @@ def take_after_commit(session: Executor) -> list[Callable[[], Any]]:
     """The hooks registered in the session's transaction (and forget them: a Core connection's
     `info` outlives the transaction)."""
     entry = session.info.pop(_AFTER, None)
-    return entry[1] if entry is not None else []
+    # only this transaction's: a pooled connection's `info` may hold a dropped one's
+    return entry[1] if entry is not None and entry[0] is _root(session) else []
 
 
 async def run_after_commit(hooks: list[Callable[[], Any]]) -> None:

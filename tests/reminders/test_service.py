@@ -177,3 +177,48 @@ async def test_metrics_report_deliveries_planner_and_queues(client: httpx.AsyncC
     assert "upward_planner_lag_seconds 12.5" in text
     assert "upward_reminders_planned_total" in text
     assert 'upward_queue_messages{queue="default",state="ready"}' in text
+
+
+async def test_a_committed_mutation_asks_for_its_events_to_be_published(
+    make_tenant: Any, gql: GQL
+) -> None:
+    """A transaction that recorded domain events enqueues `events.publish` for its tenant once
+    it commits (once, however many events); one that recorded none, or was refused, does not."""
+    import json
+
+    from workers.broker import broker
+
+    t: TenantInfo = await make_tenant()
+    broker.flush_all()
+
+    def queued() -> list[Any]:
+        raw = broker.client.hvals(f"{broker.namespace}:default.msgs")
+        return [m["args"] for m in map(json.loads, raw) if m["actor_name"] == "events.publish"]
+
+    hr = t.token("hr@t.example")
+    ctype = await gql.ok(
+        'mutation { createCredentialType(input: {name: "First aid", category: OTHER, '
+        "verificationRequired: true}) { credentialType { id } } }",
+        token=hr,
+    )
+    assert queued() == []  # no event
+    create = (
+        "mutation($i: CreateCredentialInput!) { createCredential(input: $i) { credential { id } } }"
+    )
+    i = {
+        "employeeId": t.gid("dev@t.example"),
+        "credentialTypeId": ctype["createCredentialType"]["credentialType"]["id"],
+        "issuedOn": "2026-01-10",
+    }
+    err = only_error(
+        await gql(
+            create,
+            {"i": {**i, "employeeId": t.gid("hr@t.example")}},
+            token=t.token("dev@t.example"),
+        )
+    )
+    assert err["extensions"]["code"] == "FORBIDDEN"
+    assert queued() == []
+    await gql.ok(create, {"i": i}, token=hr)  # created + verified: two events, one kick
+    assert queued() == [[str(t.id)]]
+    broker.flush_all()

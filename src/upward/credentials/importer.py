@@ -36,6 +36,7 @@ from upward.auth.principal import Principal
 from upward.credentials import service
 from upward.db import Executor, fetch, is_unique_violation
 from upward.errors import BadUserInput, Conflict
+from upward.reminders.outbox import events_recorded
 from upward.settings import get_settings
 
 COLUMNS = (
@@ -391,6 +392,7 @@ async def import_credentials(
     # it) per created row, credential.updated per updated row
     await service.record_created_events(session, created_ids, source="import")
     if updated_ids:
+        await events_recorded(session)
         await fetch(
             session,
             service.credential_events_sql(

@@ -41,6 +41,7 @@ from upward.pagination import Order, Page, PageArgs, page_from_rows
 from upward.people.models import Department, Employee, Location
 from upward.people.service import Viewer, load_viewer, reporting_line_ids
 from upward.people.validation import optional_text, reject_nul, require_text
+from upward.reminders.outbox import events_recorded
 from upward.settings import get_settings
 from upward.tenancy.models import Tenant
 
@@ -127,7 +128,9 @@ async def record_event(
     payload: dict[str, Any],
     subject_type: str = "Credential",
 ) -> None:
-    """Record a domain event once: a second call with the same key does nothing."""
+    """Record a domain event once: a second call with the same key does nothing. The event
+    publisher is kicked once the transaction commits."""
+    await events_recorded(session, principal.tenant_id)
     await session.execute(
         pg_insert(t_event)
         .values(
@@ -178,6 +181,7 @@ async def record_created_events(
 ) -> None:
     """`credential.created` for each new credential, and `credential.verified` for those
     verified on entry, set-based (a bulk import, a manifest). `source` is a constant."""
+    await events_recorded(session)
     where = "from credentials c where c.id = any($1::uuid[])"
     for kind, extra, cond in (
         ("credential.created", "'verification', c.verification", ""),
@@ -218,6 +222,8 @@ async def record_status_events(session: Executor, principal: Principal) -> int:
             where e.status = 'active' and t.status = 'active' and {cond}""",
         )
         total += len(await fetch(session, sql + " returning id", *p.values))
+    if total:
+        await events_recorded(session, principal.tenant_id)
     return total
 
 
@@ -986,6 +992,7 @@ async def renewal_events_bulk(
         source="from unnest($1::uuid[], $2::text[]) as x(id, olds) "
         "join credentials c on c.id = x.id",
     )
+    await events_recorded(session)
     await fetch(session, sql, newest, olds)
 
 

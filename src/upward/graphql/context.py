@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -23,7 +22,6 @@ from upward.auth.service import principal_from_claims, verify_bearer
 from upward.db import Executor, app_engine, run_after_commit, take_after_commit
 from upward.errors import Unauthenticated, UpwardError
 from upward.observability import tenant_var
-from upward.reminders.outbox import kick_event_publisher
 from upward.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -100,9 +98,6 @@ class RequestContext:
         if session is None:
             return
         hooks += take_after_commit(session)  # registered by services (upward.db.after_commit)
-        if commit and self.wrote and self.principal is not None:
-            # a mutation may have recorded domain events: publish them now, not at the next tick
-            hooks.append(functools.partial(kick_event_publisher, self.principal.tenant_id))
         try:
             if commit:
                 await session.commit()

@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from upward import clock
 from upward.auth.principal import Principal
-from upward.db import Executor, fetch
+from upward.db import Executor, after_commit, fetch, fetchval
 from upward.graphql.relay import to_global_id
 from upward.reminders import templates
 from upward.reminders.planner import (
@@ -349,6 +351,7 @@ def reminder_context(
 
 
 async def _record_reminder_events(session: Executor, events: list[tuple[Due, Any]]) -> None:
+    await events_recorded(session)
     await fetch(
         session,
         """
@@ -756,3 +759,22 @@ def kick_event_publisher(tenant_id: uuid.UUID) -> None:
     from workers.reminders import publish_events
 
     publish_events.send(str(tenant_id))
+
+
+_KICK = "upward.kick_event_publisher"
+
+
+async def events_recorded(session: Executor, tenant_id: uuid.UUID | None = None) -> None:
+    """Called where domain events are written: once the transaction commits, the publisher
+    is kicked (once per transaction, however many events). Without `tenant_id`, the
+    transaction's tenant."""
+    current = (
+        session.sync_connection if isinstance(session, AsyncConnection) else session.sync_session
+    ).get_transaction()
+    if session.info.get(_KICK) is current:
+        return
+    session.info[_KICK] = current
+    if tenant_id is None:
+        tenant_id = uuid.UUID(await fetchval(session, "select current_setting('app.tenant_id')"))
+    tid = tenant_id
+    after_commit(session, lambda: kick_event_publisher(tid))
