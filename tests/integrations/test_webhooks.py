@@ -114,6 +114,21 @@ async def test_register_validates_and_shows_the_secret_once(
         )
     )
     assert err["extensions"] == {"code": "CONFLICT", "field": "input.url"}
+    other = await gql.ok(
+        CREATE, {"i": {"url": "https://hooks.example.com/y", "eventTypes": ["*"]}}, token=admin
+    )
+    update = "mutation($id: ID!, $u: String) { updateWebhookEndpoint(id: $id, input: {url: $u}) { url } }"
+    err = only_error(
+        await gql(
+            update,
+            {
+                "id": other["createWebhookEndpoint"]["endpoint"]["id"],
+                "u": "https://hooks.example.com/x",
+            },
+            token=admin,
+        )
+    )
+    assert err["extensions"] == {"code": "CONFLICT", "field": "input.url"}
 
 
 async def _attempt_all(t: TenantInfo) -> list[delivery.Outcome]:

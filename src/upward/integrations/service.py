@@ -192,14 +192,20 @@ async def update_endpoint(
             values["disabled_reason"], values["disabled_at"] = None, None
     if not values:
         return before
-    row = (
-        await session.execute(
-            sa.update(t_endpoint)
-            .where(t_endpoint.c.id == endpoint_id)
-            .values(**values, updated_at=clock.now())
-            .returning(t_endpoint)
-        )
-    ).one()
+    try:
+        async with session.begin_nested():  # a concurrent change to the same URL: CONFLICT
+            row = (
+                await session.execute(
+                    sa.update(t_endpoint)
+                    .where(t_endpoint.c.id == endpoint_id)
+                    .values(**values, updated_at=clock.now())
+                    .returning(t_endpoint)
+                )
+            ).one()
+    except IntegrityError as exc:
+        if is_unique_violation(exc, "webhook_endpoints_url_key"):
+            raise Conflict(URL_TAKEN, field="input.url") from None
+        raise
     await audit.record(
         session,
         principal,
