@@ -21,6 +21,7 @@ The rules, per recipient (each in their own timezone):
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -158,28 +159,24 @@ def plan(
         kinds = r.kinds - {"holder"} if cycle.holder_paused else r.kinds
         if not kinds:
             continue
-        tz = zone(r.timezone or "UTC")
-        local = now.astimezone(tz)
-        if not policy.window.is_open(local):
+        is_open, today, last_open = _clock_of(now, r.timezone or "UTC", policy.window)
+        if not is_open:
             continue
-        if cycle.snoozed_until is not None and local.date() < cycle.snoozed_until:
+        if cycle.snoozed_until is not None and today < cycle.snoozed_until:
             continue
-        # the latest due step: from the last step back, the first one due (the opening of the
-        # window is monotonic in the date, so no earlier step can be due later)
+        # the latest due step: a step is due once the window has opened on its date or on the
+        # next allowed day, i.e. iff its date is at most `last_open`; from the last step back,
+        # the first one for these kinds at or below that limit
+        limit = (last_open - expires_on).days
         latest: Step | None = None
-        latest_at: datetime | None = None
         for step in policy.descending:
-            if not (step.recipients & kinds):
-                continue
-            day = expires_on + timedelta(days=step.offset_days)
-            at = policy.window.opening_on_or_after(day, tz)
-            if at <= now:
-                latest, latest_at = step, at
+            if step.offset_days <= limit and step.recipients & kinds:
+                latest = step
                 break
-        if latest is None or latest_at is None:
+        if latest is None:
             continue
         step_day = expires_on + timedelta(days=latest.offset_days)
-        if (local.date() - step_day).days > catch_up_days:
+        if (today - step_day).days > catch_up_days:
             continue
         # sent already, or superseded by a later step that went out (a timezone move or a
         # pause can make an earlier step the latest due one again: it stays skipped)
@@ -196,10 +193,25 @@ def plan(
                 channels=latest.channels,
                 mandatory=latest.mandatory,
                 digest="holder" not in got and not latest.immediate,
-                due_at=latest_at,
+                due_at=policy.window.opening_on_or_after(step_day, zone(r.timezone or "UTC")),
             )
         )
     return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _clock_of(now: datetime, timezone: str, window: SendWindow) -> tuple[bool, date, date]:
+    """(is the window open, the local date, the latest allowed date whose window opening is
+    at or before `now`) for a recipient's zone: the same for every credential of a batch, so
+    cached (a batch plans at one `now`)."""
+    tz = zone(timezone)
+    local = now.astimezone(tz)
+    last = local.date()
+    if datetime.combine(last, time(window.start_hour), tzinfo=tz) > now:
+        last -= timedelta(days=1)
+    while not window.allows_day(last):
+        last -= timedelta(days=1)
+    return window.is_open(local), local.date(), last
 
 
 def effective_channels(
