@@ -3,6 +3,7 @@ policies, templates and failed deliveries: thin resolvers over reminders.service
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import uuid
 from datetime import date, datetime
@@ -223,7 +224,7 @@ def policy_obj(ctx: Any, viewer: Any, row: Any) -> ReminderPolicy:
     watcher_ids = list(row.watcher_ids or [])
 
     async def watchers() -> list[Any]:
-        got = [await _load_employee(ctx, viewer, w) for w in watcher_ids]
+        got = await asyncio.gather(*(_load_employee(ctx, viewer, w) for w in watcher_ids))
         return [w for w in got if w is not None]
 
     return ReminderPolicy(
