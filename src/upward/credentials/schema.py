@@ -702,7 +702,7 @@ class ExternalIdInput:
     code: str
 
 
-def _external_ids(values: list[ExternalIdInput] | None, field: str) -> dict[str, str] | None:
+def external_ids_input(values: list[ExternalIdInput] | None, field: str) -> dict[str, str] | None:
     if values is None:
         return None
     out: dict[str, str] = {}
@@ -767,7 +767,7 @@ def _type_patch(inp: Any) -> dict[str, Any]:
         if isinstance(value, enum.Enum):
             value = value.value
         if attr == "external_ids":
-            value = _external_ids(value, "input.externalIds")
+            value = external_ids_input(value, "input.externalIds")
         out[attr] = value
     return out
 

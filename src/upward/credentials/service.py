@@ -230,7 +230,7 @@ async def record_status_events(session: Executor, principal: Principal) -> int:
 # --- credential types ----------------------------------------------------------------------------
 
 
-def _check_external_ids(value: dict[str, str] | None, *, field: str) -> dict[str, str]:
+def check_external_ids(value: dict[str, str] | None, *, field: str) -> dict[str, str]:
     if value is None:
         return {}
     if len(value) > 10:
@@ -279,7 +279,7 @@ def _type_values(patch: dict[str, Any]) -> dict[str, Any]:
                 raise BadUserInput("cannot be null", field=f)
             out[key] = bool(value)
         elif key == "external_ids":
-            out[key] = _check_external_ids(value, field=f)
+            out[key] = check_external_ids(value, field=f)
         elif key == "status":
             if value not in ("active", "retired"):
                 raise BadUserInput("status must be active or retired", field=f)

@@ -15,6 +15,7 @@ from strawberry.types import Info
 
 from upward.audit.schema import AuditQuery
 from upward.credentials.schema import CredentialsMutation, CredentialsQuery
+from upward.development.schema import DevelopmentMutation, DevelopmentQuery
 from upward.errors import BadUserInput
 from upward.graphql.cost import make_cost_rule
 from upward.graphql.fastpath import FastExecutionContext
@@ -55,13 +56,25 @@ class NodeQuery:
 
 @strawberry.type
 class Query(
-    NodeQuery, PeopleQuery, CredentialsQuery, RemindersQuery, IntegrationsQuery, AuditQuery
+    NodeQuery,
+    PeopleQuery,
+    CredentialsQuery,
+    DevelopmentQuery,
+    RemindersQuery,
+    IntegrationsQuery,
+    AuditQuery,
 ):
     pass
 
 
 @strawberry.type
-class Mutation(PeopleMutation, CredentialsMutation, RemindersMutation, IntegrationsMutation):
+class Mutation(
+    PeopleMutation,
+    CredentialsMutation,
+    DevelopmentMutation,
+    RemindersMutation,
+    IntegrationsMutation,
+):
     pass
 
 

@@ -34,6 +34,8 @@ TOP_KEYS = {
     "webhook_endpoints",
     "notification_templates",
     "notification_preferences",
+    "skills",
+    "proficiency_levels",
 }
 CREDENTIAL_TYPE_KEYS = {
     "name",
@@ -209,6 +211,8 @@ class Manifest:
     credentials: list[CredentialSpec] = field(default_factory=list)
     # reminder_policies, webhook_endpoints, notification_templates, notification_preferences
     notifications: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # skills, proficiency_levels
+    development: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 class _Checker:
@@ -417,6 +421,9 @@ def validate_manifest(data: dict[str, Any], path: str = "<manifest>") -> Manifes
     from upward.reminders.provisioning import validate_sections
 
     notifications = validate_sections(c, data, set(by_email), {t.name for t in types})
+    from upward.development.provisioning import validate_sections as development_sections
+
+    development = development_sections(c, data)
 
     if c.problems:
         raise ManifestError(c.problems)
@@ -436,6 +443,7 @@ def validate_manifest(data: dict[str, Any], path: str = "<manifest>") -> Manifes
         credential_requirements=reqs,
         credentials=creds,
         notifications=notifications,
+        development=development,
     )
 
 

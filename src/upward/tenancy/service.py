@@ -65,6 +65,8 @@ class ApplyResult:
                 "webhook_endpoints",
                 "notification_templates",
                 "notification_preferences",
+                "skills",
+                "proficiency_levels",
             )
             if k in self.created or k in self.updated or k in CORE_SECTIONS
         ]
@@ -264,7 +266,10 @@ async def apply_manifest(engine: AsyncEngine, manifest: Manifest) -> ApplyResult
             loc_ids=loc_ids,
             result=result,
         )
+        from upward.development.provisioning import apply_development
         from upward.reminders.provisioning import apply_notifications
+
+        await apply_development(session, manifest.development, tenant_id=tenant_id, result=result)
 
         await apply_notifications(
             session,

@@ -1,0 +1,28 @@
+"""Per-request DataLoaders for the skills catalog (never shared)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from strawberry.dataloader import DataLoader
+
+from upward.development import service
+
+
+def skill_by_id_loader(ctx: Any) -> DataLoader[uuid.UUID, Any]:
+    async def load(ids: list[uuid.UUID]) -> list[Any]:
+        async with ctx.session() as s:
+            found = await service.skills_by_ids(s, ids)
+        return [found.get(i) for i in ids]
+
+    return ctx.memo("SkillByIdLoader", lambda: DataLoader(load_fn=load))
+
+
+def children_by_skill_loader(ctx: Any) -> DataLoader[uuid.UUID, list[Any]]:
+    async def load(ids: list[uuid.UUID]) -> list[list[Any]]:
+        async with ctx.session() as s:
+            found = await service.children_of(s, ids)
+        return [found.get(i, []) for i in ids]
+
+    return ctx.memo("SkillChildrenBySkillLoader", lambda: DataLoader(load_fn=load))
