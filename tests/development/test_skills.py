@@ -270,3 +270,35 @@ async def test_demo_tenants_declare_skills_and_a_scale(gql: GQL, acme: TenantInf
     node = roots["skills"]["edges"][0]["node"]
     assert node["name"] == "Software engineering"
     assert [c["name"] for c in node["children"]] == ["Incident response", "PostgreSQL", "Python"]
+
+
+async def test_manifest_development_sections_apply_idempotently(owner_engine: AsyncEngine) -> None:
+    import uuid as _uuid
+
+    from upward.tenancy.service import apply_manifest
+
+    data = _manifest(
+        slug=f"m-{_uuid.uuid4().hex[:8]}",
+        credential_types=[{"name": "Card", "category": "certification"}],
+        skills=[
+            {"name": "Child", "category": "x", "parent": "Root"},  # any order
+            {"name": "Root", "category": "x"},
+        ],
+        proficiency_levels=[
+            {"level": 1, "name": "Low", "descriptor": "a"},
+            {"level": 2, "name": "High", "descriptor": "b"},
+        ],
+        skill_grants=[{"credential_type": "Card", "skill": "Root", "proficiency": 2}],
+        employee_skills=[{"employee": "dev@t.example", "skill": "Child", "proficiency": 1}],
+    )
+    first = await apply_manifest(owner_engine, validate_manifest(data, "m.toml"))
+    assert first.created["skills"] == 2 and first.created["employee_skills"] == 1
+    again = await apply_manifest(owner_engine, validate_manifest(data, "m.toml"))
+    assert not again.changed, again.summary()
+    bad = {
+        **data,
+        "employee_skills": [{"employee": "dev@t.example", "skill": "Child", "proficiency": 3}],
+    }
+    with pytest.raises(ManifestError) as exc:
+        validate_manifest(bad, "m.toml")
+    assert "1 to 2" in str(exc.value)

@@ -12,7 +12,7 @@ import enum
 import io
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -55,6 +55,9 @@ from upward.people.schema import (
 )
 from upward.reminders.schema import CredentialReminderState
 from upward.settings import get_settings
+
+if TYPE_CHECKING:
+    from upward.development.schema import SkillGrant
 
 # --- enums ---------------------------------------------------------------------------------------
 
@@ -144,6 +147,17 @@ class CredentialType(Node):
     status: CredentialTypeStatus
     created_at: datetime
     updated_at: datetime
+    _raw_id: strawberry.Private[uuid.UUID]
+
+    @strawberry.field(
+        description="Skills a valid credential of this type grants its holder, at a proficiency."
+    )
+    async def grants_skills(
+        self, info: Info
+    ) -> list[Annotated[SkillGrant, strawberry.lazy("upward.development.schema")]]:
+        from upward.development.schema import grants_of_type
+
+        return await grants_of_type(info.context, self._raw_id)
 
 
 def type_obj(row: Any) -> CredentialType:
@@ -161,6 +175,7 @@ def type_obj(row: Any) -> CredentialType:
         status=CredentialTypeStatus(row.status),
         created_at=row.created_at,
         updated_at=row.updated_at,
+        _raw_id=row.id,
     )
 
 

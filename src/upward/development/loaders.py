@@ -26,3 +26,29 @@ def children_by_skill_loader(ctx: Any) -> DataLoader[uuid.UUID, list[Any]]:
         return [found.get(i, []) for i in ids]
 
     return ctx.memo("SkillChildrenBySkillLoader", lambda: DataLoader(load_fn=load))
+
+
+def ratings_by_employee_loader(ctx: Any) -> DataLoader[uuid.UUID, list[Any]]:
+    """A person's skill ratings (recorded and derived): two statements for the whole page."""
+    from upward.development import ratings
+    from upward.people.loaders import viewer_of
+
+    async def load(ids: list[uuid.UUID]) -> list[list[Any]]:
+        viewer = await viewer_of(ctx)
+        p = ctx.require_principal()
+        async with ctx.session() as s:
+            found = await ratings.ratings_of(s, p, viewer, ids)
+        return [found.get(i, []) for i in ids]
+
+    return ctx.memo("SkillRatingsByEmployeeLoader", lambda: DataLoader(load_fn=load))
+
+
+def grants_by_type_loader(ctx: Any) -> DataLoader[uuid.UUID, list[Any]]:
+    from upward.development import ratings
+
+    async def load(ids: list[uuid.UUID]) -> list[list[Any]]:
+        async with ctx.session() as s:
+            found = await ratings.grants_of(s, ids)
+        return [found.get(i, []) for i in ids]
+
+    return ctx.memo("SkillGrantsByCredentialTypeLoader", lambda: DataLoader(load_fn=load))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -66,3 +66,97 @@ class ProficiencyLevel(SQLModel, table=True):
     name: str
     descriptor: str
     updated_at: datetime = updated_at_field()
+
+
+SKILL_SOURCES = ("self_assessed", "manager_assessed", "assessment")
+
+
+def _fk(cols: list[str], table: str, name: str, ondelete: str | None = None) -> Any:
+    return sa.ForeignKeyConstraint(
+        ["tenant_id", *cols], [f"{table}.tenant_id", f"{table}.id"], name=name, ondelete=ondelete
+    )
+
+
+def _ts() -> Any:
+    return Field(default=None, sa_type=sa.DateTime(timezone=True), nullable=True)
+
+
+class EmployeeSkill(SQLModel, table=True):
+    """A person's rating of a skill. Skills a valid credential grants are not stored: they are
+    derived on read (`credential_type_skills`), so they lapse with the credential."""
+
+    __tablename__ = "employee_skills"
+    __table_args__ = (
+        _fk(["employee_id"], "employees", "employee_skills_employee_fkey", "CASCADE"),
+        _fk(["skill_id"], "skills", "employee_skills_skill_fkey"),
+        sa.CheckConstraint(
+            "proficiency between 1 and 10", name="employee_skills_proficiency_check"
+        ),
+        sa.CheckConstraint(
+            "source in ('self_assessed', 'manager_assessed', 'assessment')",
+            name="employee_skills_source_check",
+        ),
+        sa.Index("employee_skills_skill_idx", "tenant_id", "skill_id"),
+    )
+
+    tenant_id: uuid.UUID = tenant_id_field()
+    employee_id: uuid.UUID = Field(primary_key=True)
+    skill_id: uuid.UUID = Field(primary_key=True)
+    proficiency: int
+    source: str
+    interest: bool = Field(default=False, sa_column_kwargs={"server_default": "false"})
+    last_used_on: date | None = None
+    validated_by: uuid.UUID | None = None
+    validated_at: datetime | None = _ts()
+    updated_by: uuid.UUID | None = None
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()
+
+
+class EmployeeSkillEvent(SQLModel, table=True):
+    """The history of a person's ratings: every set, validation and removal."""
+
+    __tablename__ = "employee_skill_events"
+    __table_args__ = (
+        _fk(["employee_id"], "employees", "employee_skill_events_employee_fkey", "CASCADE"),
+        _fk(["skill_id"], "skills", "employee_skill_events_skill_fkey"),
+        sa.CheckConstraint(
+            "action in ('set', 'validate', 'remove')", name="employee_skill_events_action_check"
+        ),
+        sa.Index("employee_skill_events_idx", "tenant_id", "employee_id", "skill_id", "changed_at"),
+    )
+
+    tenant_id: uuid.UUID = tenant_id_field()
+    id: uuid.UUID = id_field()
+    employee_id: uuid.UUID
+    skill_id: uuid.UUID
+    action: str
+    proficiency: int | None = None
+    source: str | None = None
+    interest: bool | None = None
+    changed_by: uuid.UUID | None = None
+    changed_at: datetime = created_at_field()
+
+
+class CredentialTypeSkill(SQLModel, table=True):
+    """A skill a credential type grants, at a proficiency, while a credential of it is valid."""
+
+    __tablename__ = "credential_type_skills"
+    __table_args__ = (
+        _fk(
+            ["credential_type_id"],
+            "credential_types",
+            "credential_type_skills_type_fkey",
+            "CASCADE",
+        ),
+        _fk(["skill_id"], "skills", "credential_type_skills_skill_fkey"),
+        sa.CheckConstraint(
+            "proficiency between 1 and 10", name="credential_type_skills_proficiency_check"
+        ),
+        sa.Index("credential_type_skills_skill_idx", "tenant_id", "skill_id"),
+    )
+
+    tenant_id: uuid.UUID = tenant_id_field()
+    credential_type_id: uuid.UUID = Field(primary_key=True)
+    skill_id: uuid.UUID = Field(primary_key=True)
+    proficiency: int

@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.types import Info
 
 from upward.credentials.schema import ExternalId, ExternalIdInput, external_ids_input
-from upward.development import importer, service
-from upward.development.loaders import children_by_skill_loader, skill_by_id_loader
+from upward.development import importer, ratings, service
+from upward.development.loaders import (
+    children_by_skill_loader,
+    grants_by_type_loader,
+    ratings_by_employee_loader,
+    skill_by_id_loader,
+)
+from upward.errors import BadUserInput
 from upward.graphql.lazy import Lazy
 from upward.graphql.node import Node, register_node
 from upward.graphql.relay import (
@@ -25,6 +31,10 @@ from upward.graphql.relay import (
     wants_total,
 )
 from upward.graphql.selection import Selection
+
+if TYPE_CHECKING:
+    from upward.credentials.schema import Credential
+    from upward.people.schema import Employee
 
 PAGE_DOC = "Relay pagination: `first` (at most 100) with `after`, or `last` with `before`."
 
@@ -158,6 +168,108 @@ class SkillImportResult:
     rows: list[SkillImportRow]
 
 
+@strawberry.enum
+class SkillSource(enum.Enum):
+    SELF_ASSESSED = "self_assessed"
+    MANAGER_ASSESSED = "manager_assessed"
+    ASSESSMENT = "assessment"
+    CREDENTIAL = "credential"
+
+
+EmployeeRef = Annotated["Employee", strawberry.lazy("upward.people.schema")]
+CredentialRef = Annotated["Credential", strawberry.lazy("upward.credentials.schema")]
+
+
+@strawberry.type(
+    description="A person's rating of a skill: recorded (by them, their manager line or HR) "
+    "or derived from a valid credential whose type grants it (source CREDENTIAL)."
+)
+class EmployeeSkill:
+    skill: Skill
+    proficiency: int = strawberry.field(description="A level of the tenant's scale.")
+    source: SkillSource
+    interest: bool | None = strawberry.field(
+        description="They want to grow it. Private: null unless you are them, in their line, "
+        "or HR (and for derived ratings)."
+    )
+    last_used_on: date | None = strawberry.field(description="Private, like interest.")
+    validated_by: EmployeeRef | None = strawberry.field(
+        description="Who confirmed the rating (a manager in the line or HR)."
+    )
+    validated_at: datetime | None
+    updated_at: datetime | None
+    credential: CredentialRef | None = strawberry.field(
+        description="The credential it is derived from (source CREDENTIAL; visible to who "
+        "may read that credential)."
+    )
+    valid_until: date | None = strawberry.field(
+        description="A derived rating lapses after this date with its credential."
+    )
+
+
+def rating_obj(ctx: Any, viewer: Any, r: ratings.Rating) -> EmployeeSkill:
+    from upward.credentials.schema import _load_credential
+    from upward.people.schema import _load_employee
+
+    sid, vid, cid = r.skill_id, r.validated_by, r.credential_id
+    return EmployeeSkill(
+        skill=Lazy(lambda: _load_skill(ctx, sid)),  # type: ignore[arg-type]
+        proficiency=r.proficiency,
+        source=SkillSource(r.source),
+        interest=r.interest,
+        last_used_on=r.last_used_on,
+        validated_by=Lazy(lambda: _load_employee(ctx, viewer, vid)) if vid else None,  # type: ignore[arg-type]
+        validated_at=r.validated_at,
+        updated_at=r.updated_at,
+        credential=Lazy(lambda: _load_credential(ctx, cid)) if cid else None,  # type: ignore[arg-type]
+        valid_until=r.valid_until,
+    )
+
+
+async def skills_of(ctx: Any, employee_id: uuid.UUID) -> list[EmployeeSkill]:
+    """Employee.skills: one batch for every person on the page."""
+    from upward.people.loaders import viewer_of
+
+    viewer = await viewer_of(ctx)
+    got = await ratings_by_employee_loader(ctx).load(employee_id)
+    return [rating_obj(ctx, viewer, r) for r in got]
+
+
+@strawberry.type(description="A skill a credential type grants while a credential of it is valid.")
+class SkillGrant:
+    skill: Skill
+    proficiency: int
+
+
+async def grants_of_type(ctx: Any, type_id: uuid.UUID) -> list[SkillGrant]:
+    rows = await grants_by_type_loader(ctx).load(type_id)
+    return [_grant(ctx, r) for r in rows]
+
+
+def _grant(ctx: Any, r: Any) -> SkillGrant:
+    sid = r["skill_id"]
+    return SkillGrant(
+        skill=Lazy(lambda: _load_skill(ctx, sid)),  # type: ignore[arg-type]
+        proficiency=r["proficiency"],
+    )
+
+
+@strawberry.input
+class SkillGrantInput:
+    skill_id: strawberry.ID
+    proficiency: int
+
+
+@strawberry.type(description="One change to a person's rating of a skill.")
+class EmployeeSkillChange:
+    action: str = strawberry.field(description="set, validate or remove.")
+    proficiency: int | None
+    source: SkillSource | None
+    interest: bool | None
+    changed_by: EmployeeRef | None
+    changed_at: datetime
+
+
 def _opt(value: Any, type_name: str, field: str) -> uuid.UUID | None:
     return expect_global_id(value, type_name, field=field) if value else None
 
@@ -194,6 +306,38 @@ class DevelopmentQuery:
                 s, p, filter=sf, page=args, with_count=wants_total(Selection(info))
             )
         return build_connection(ctx, page, service.SKILL_ORDER, lambda r: skill_obj(ctx, r))
+
+    @strawberry.field(
+        description="The changes to a person's rating of a skill, oldest first (empty unless "
+        "you are them, in their line, or HR)."
+    )
+    async def employee_skill_history(
+        self, info: Info, employee_id: strawberry.ID, skill_id: strawberry.ID
+    ) -> list[EmployeeSkillChange]:
+        from upward.people.loaders import viewer_of
+        from upward.people.schema import _load_employee
+
+        ctx = info.context
+        ctx.require_principal()
+        eid = expect_global_id(employee_id, "Employee", field="employeeId")
+        sid = expect_global_id(skill_id, "Skill", field="skillId")
+        viewer = await viewer_of(ctx)
+        async with ctx.session() as s:
+            rows = await ratings.history(s, viewer, employee_id=eid, skill_id=sid)
+        out = []
+        for r in rows:
+            by = r.changed_by
+            out.append(
+                EmployeeSkillChange(
+                    action=r.action,
+                    proficiency=r.proficiency,
+                    source=SkillSource(r.source) if r.source else None,
+                    interest=r.interest,
+                    changed_by=Lazy(lambda by=by: _load_employee(ctx, viewer, by)) if by else None,  # type: ignore[arg-type,misc]
+                    changed_at=r.changed_at,
+                )
+            )
+        return out
 
     @strawberry.field(description="The categories of active skills, sorted.")
     async def skill_categories(self, info: Info) -> list[str]:
@@ -260,6 +404,102 @@ class DevelopmentMutation:
         async with ctx.mutation() as (s, p):
             row = await service.update_skill(s, p, raw, patch)
         return skill_obj(ctx, row)
+
+    @strawberry.mutation(
+        description="Rate a person's skill (default: yours). Your own rating is self-assessed; "
+        "your line's (manager) or anyone's (HR) is validated by you. Only the person sets "
+        "`interest`. Replaces the current rating; the history keeps every change."
+    )
+    async def set_employee_skill(
+        self,
+        info: Info,
+        skill_id: strawberry.ID,
+        proficiency: int,
+        employee_id: strawberry.ID | None = None,
+        interest: bool | None = None,
+        last_used_on: date | None = None,
+    ) -> EmployeeSkill:
+        from upward.people.loaders import viewer_of
+
+        ctx = info.context
+        p = ctx.require_principal()
+        eid = _opt(employee_id, "Employee", "employeeId") or p.employee_id
+        if eid is None:
+            raise BadUserInput("is required for a service principal", field="employeeId")
+        sid = expect_global_id(skill_id, "Skill", field="skillId")
+        viewer = await viewer_of(ctx)
+        async with ctx.mutation() as (s, p):
+            await ratings.set_rating(
+                s,
+                p,
+                viewer,
+                employee_id=eid,
+                skill_id=sid,
+                proficiency=proficiency,
+                interest=interest,
+                last_used_on=last_used_on,
+            )
+            got = await ratings.ratings_of(s, p, viewer, [eid])
+        return next(
+            rating_obj(ctx, viewer, r)
+            for r in got[eid]
+            if r.skill_id == sid and r.source != "credential"
+        )
+
+    @strawberry.mutation(
+        description="Confirm a person's rating as it stands (their manager line or HR; not "
+        "your own)."
+    )
+    async def validate_employee_skill(
+        self, info: Info, employee_id: strawberry.ID, skill_id: strawberry.ID
+    ) -> EmployeeSkill:
+        from upward.people.loaders import viewer_of
+
+        ctx = info.context
+        eid = expect_global_id(employee_id, "Employee", field="employeeId")
+        sid = expect_global_id(skill_id, "Skill", field="skillId")
+        viewer = await viewer_of(ctx)
+        async with ctx.mutation() as (s, p):
+            await ratings.validate_rating(s, p, viewer, employee_id=eid, skill_id=sid)
+            got = await ratings.ratings_of(s, p, viewer, [eid])
+        return next(
+            rating_obj(ctx, viewer, r)
+            for r in got[eid]
+            if r.skill_id == sid and r.source != "credential"
+        )
+
+    @strawberry.mutation(description="Remove a person's recorded rating of a skill.")
+    async def remove_employee_skill(
+        self, info: Info, skill_id: strawberry.ID, employee_id: strawberry.ID | None = None
+    ) -> bool:
+        from upward.people.loaders import viewer_of
+
+        ctx = info.context
+        p = ctx.require_principal()
+        eid = _opt(employee_id, "Employee", "employeeId") or p.employee_id
+        if eid is None:
+            raise BadUserInput("is required for a service principal", field="employeeId")
+        sid = expect_global_id(skill_id, "Skill", field="skillId")
+        viewer = await viewer_of(ctx)
+        async with ctx.mutation() as (s, p):
+            return await ratings.remove_rating(s, p, viewer, employee_id=eid, skill_id=sid)
+
+    @strawberry.mutation(
+        description="Replace the skills a credential type grants, each at a proficiency: "
+        "holders of a valid credential of it have them (hr_admin, tenant_admin)."
+    )
+    async def set_credential_type_skills(
+        self, info: Info, credential_type_id: strawberry.ID, skills: list[SkillGrantInput]
+    ) -> list[SkillGrant]:
+        ctx = info.context
+        tid = expect_global_id(credential_type_id, "CredentialType", field="credentialTypeId")
+        grants = [
+            (expect_global_id(g.skill_id, "Skill", field=f"skills.{i}.skillId"), g.proficiency)
+            for i, g in enumerate(skills)
+        ]
+        async with ctx.mutation() as (s, p):
+            rows = await ratings.set_grants(s, p, credential_type_id=tid, grants=grants)
+        return [_grant(ctx, r) for r in rows]
 
     @strawberry.mutation(
         description="Replace the proficiency scale: levels 1..N (2 to 10), each with a name "

@@ -31,6 +31,7 @@ from upward.people import service
 
 if TYPE_CHECKING:
     from upward.credentials.schema import Credential, EmployeeCompliance
+    from upward.development.schema import EmployeeSkill
 
 from upward.people.loaders import (
     department_by_id_loader,
@@ -146,6 +147,17 @@ class Employee(Node):
 
         return await compliance_of(info.context, self._raw_id, on)
 
+    @strawberry.field(
+        description="This person's skills: recorded ratings, then those derived from their "
+        "valid credentials, by skill name."
+    )
+    async def skills(
+        self, info: Info
+    ) -> list[Annotated[EmployeeSkill, strawberry.lazy("upward.development.schema")]]:
+        from upward.development.schema import skills_of
+
+        return await skills_of(info.context, self._raw_id)
+
     @strawberry.field(description="People who report to this person directly. " + PageArgsDoc)
     async def direct_reports(
         self,
@@ -245,6 +257,7 @@ EMPLOYEE_RESOLVER_FIELDS = frozenset(
         "managerChain",
         "credentials",
         "compliance",
+        "skills",
     }
 )
 DEPARTMENT_FIELD_COLUMNS = {"id": ("id",), "name": ("name",), "code": ("code",), "__typename": ()}

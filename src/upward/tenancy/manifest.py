@@ -36,6 +36,8 @@ TOP_KEYS = {
     "notification_preferences",
     "skills",
     "proficiency_levels",
+    "skill_grants",
+    "employee_skills",
 }
 CREDENTIAL_TYPE_KEYS = {
     "name",
@@ -423,7 +425,7 @@ def validate_manifest(data: dict[str, Any], path: str = "<manifest>") -> Manifes
     notifications = validate_sections(c, data, set(by_email), {t.name for t in types})
     from upward.development.provisioning import validate_sections as development_sections
 
-    development = development_sections(c, data)
+    development = development_sections(c, data, set(by_email), {t.name for t in types})
 
     if c.problems:
         raise ManifestError(c.problems)

@@ -67,6 +67,8 @@ class ApplyResult:
                 "notification_preferences",
                 "skills",
                 "proficiency_levels",
+                "skill_grants",
+                "employee_skills",
             )
             if k in self.created or k in self.updated or k in CORE_SECTIONS
         ]
