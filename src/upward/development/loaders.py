@@ -52,3 +52,47 @@ def grants_by_type_loader(ctx: Any) -> DataLoader[uuid.UUID, list[Any]]:
         return [found.get(i, []) for i in ids]
 
     return ctx.memo("SkillGrantsByCredentialTypeLoader", lambda: DataLoader(load_fn=load))
+
+
+def levels_by_track_loader(ctx: Any) -> DataLoader[uuid.UUID, list[Any]]:
+    from upward.development import tracks
+
+    async def load(ids: list[uuid.UUID]) -> list[list[Any]]:
+        async with ctx.session() as s:
+            found = await tracks.levels_of(s, ids)
+        return [found.get(i, []) for i in ids]
+
+    return ctx.memo("TrackLevelsByTrackLoader", lambda: DataLoader(load_fn=load))
+
+
+def level_by_id_loader(ctx: Any) -> DataLoader[uuid.UUID, Any]:
+    from upward.development import tracks
+
+    async def load(ids: list[uuid.UUID]) -> list[Any]:
+        async with ctx.session() as s:
+            found = await tracks.levels_by_ids(s, ids)
+        return [found.get(i) for i in ids]
+
+    return ctx.memo("TrackLevelByIdLoader", lambda: DataLoader(load_fn=load))
+
+
+def level_detail_loader(ctx: Any) -> DataLoader[uuid.UUID, Any]:
+    from upward.development import tracks
+
+    async def load(ids: list[uuid.UUID]) -> list[Any]:
+        async with ctx.session() as s:
+            found = await tracks.details_of(s, ids)
+        return [found[i] for i in ids]
+
+    return ctx.memo("TrackLevelDetailByLevelLoader", lambda: DataLoader(load_fn=load))
+
+
+def placement_by_employee_loader(ctx: Any) -> DataLoader[uuid.UUID, Any]:
+    from upward.development import tracks
+
+    async def load(ids: list[uuid.UUID]) -> list[Any]:
+        async with ctx.session() as s:
+            found = await tracks.placements_of(s, ids)
+        return [found.get(i) for i in ids]
+
+    return ctx.memo("CareerLevelByEmployeeLoader", lambda: DataLoader(load_fn=load))

@@ -160,3 +160,103 @@ class CredentialTypeSkill(SQLModel, table=True):
     credential_type_id: uuid.UUID = Field(primary_key=True)
     skill_id: uuid.UUID = Field(primary_key=True)
     proficiency: int
+
+
+class CareerTrack(SQLModel, table=True):
+    """A ladder (e.g. Engineering IC) of ordered levels."""
+
+    __tablename__ = "career_tracks"
+    __table_args__ = (
+        sa.CheckConstraint("status in ('active', 'retired')", name="career_tracks_status_check"),
+        sa.Index("career_tracks_name_key", "tenant_id", sa.text("lower(name)"), unique=True),
+    )
+
+    tenant_id: uuid.UUID = tenant_id_field()
+    id: uuid.UUID = id_field()
+    name: str
+    description: str | None = None
+    status: str = Field(default="active", sa_column_kwargs={"server_default": "active"})
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()
+
+
+class TrackLevel(SQLModel, table=True):
+    __tablename__ = "track_levels"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "track_id", "position", name="track_levels_position_key"),
+        _fk(["track_id"], "career_tracks", "track_levels_track_fkey", "CASCADE"),
+        sa.CheckConstraint("position >= 1", name="track_levels_position_check"),
+        sa.CheckConstraint(
+            "typical_months is null or typical_months between 0 and 600",
+            name="track_levels_typical_check",
+        ),
+    )
+
+    tenant_id: uuid.UUID = tenant_id_field()
+    id: uuid.UUID = id_field()
+    track_id: uuid.UUID
+    position: int
+    title: str
+    job_level: str | None = None
+    typical_months: int | None = None
+    description: str | None = None
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()
+
+
+class LevelSkill(SQLModel, table=True):
+    __tablename__ = "level_skills"
+    __table_args__ = (
+        _fk(["level_id"], "track_levels", "level_skills_level_fkey", "CASCADE"),
+        _fk(["skill_id"], "skills", "level_skills_skill_fkey"),
+        sa.CheckConstraint("min_proficiency between 1 and 10", name="level_skills_min_check"),
+    )
+
+    tenant_id: uuid.UUID = tenant_id_field()
+    level_id: uuid.UUID = Field(primary_key=True)
+    skill_id: uuid.UUID = Field(primary_key=True)
+    min_proficiency: int
+
+
+class LevelCredential(SQLModel, table=True):
+    __tablename__ = "level_credentials"
+    __table_args__ = (
+        _fk(["level_id"], "track_levels", "level_credentials_level_fkey", "CASCADE"),
+        _fk(["credential_type_id"], "credential_types", "level_credentials_type_fkey"),
+    )
+
+    tenant_id: uuid.UUID = tenant_id_field()
+    level_id: uuid.UUID = Field(primary_key=True)
+    credential_type_id: uuid.UUID = Field(primary_key=True)
+
+
+class LevelLink(SQLModel, table=True):
+    """A lateral move from one level to a level of another track (directed)."""
+
+    __tablename__ = "level_links"
+    __table_args__ = (
+        _fk(["from_level_id"], "track_levels", "level_links_from_fkey", "CASCADE"),
+        _fk(["to_level_id"], "track_levels", "level_links_to_fkey", "CASCADE"),
+        sa.CheckConstraint("from_level_id <> to_level_id", name="level_links_not_self"),
+    )
+
+    tenant_id: uuid.UUID = tenant_id_field()
+    from_level_id: uuid.UUID = Field(primary_key=True)
+    to_level_id: uuid.UUID = Field(primary_key=True)
+
+
+class EmployeeLevel(SQLModel, table=True):
+    """Where a person stands on the ladders, since when."""
+
+    __tablename__ = "employee_levels"
+    __table_args__ = (
+        _fk(["employee_id"], "employees", "employee_levels_employee_fkey", "CASCADE"),
+        _fk(["level_id"], "track_levels", "employee_levels_level_fkey"),
+        sa.Index("employee_levels_level_idx", "tenant_id", "level_id"),
+    )
+
+    tenant_id: uuid.UUID = tenant_id_field()
+    employee_id: uuid.UUID = Field(primary_key=True)
+    level_id: uuid.UUID
+    since: date
+    updated_at: datetime = updated_at_field()

@@ -149,6 +149,7 @@ def validate_sections(
         "proficiency_levels": sorted(levels, key=lambda lv: lv["level"]),
         "skill_grants": grants,
         "employee_skills": ratings,
+        **validate_tracks(c, data, set(names), type_names, emails),
     }
 
 
@@ -236,6 +237,7 @@ async def apply_development(
             if row is not None:
                 count("updated", "skills")
     await _apply_grants_and_ratings(session, sections, tenant_id=tenant_id, count=count)
+    await apply_tracks(session, sections, tenant_id=tenant_id, count=count)
     levels = sections.get("proficiency_levels", [])
     if levels:
         have = [
@@ -331,3 +333,286 @@ async def _apply_grants_and_ratings(
             )
         )
         count("created" if row is None else "updated", "employee_skills")
+
+
+# --- career tracks ----------------------------------------------------------------------------
+
+TRACK_KEYS = {"name", "description", "status", "levels"}
+LEVEL_KEYS_T = {"title", "job_level", "typical_months", "description", "skills", "credentials"}
+LINK_KEYS = {"from_track", "from_level", "to_track", "to_level", "both_ways"}
+PLACE_KEYS = {"employee", "track", "level", "since"}
+
+
+def validate_tracks(
+    c: Any, data: dict[str, Any], skill_names: set[str], type_names: set[str], emails: set[str]
+) -> dict[str, list[dict[str, Any]]]:
+    tracks: list[dict[str, Any]] = []
+    titles: dict[str, set[str]] = {}
+    for i, d in enumerate(c.tables(data, "career_tracks")):
+        entry = f"career_tracks[{i}]"
+        c.keys(entry, d, TRACK_KEYS)
+        name = c.string(entry, d, "name", required=True)
+        levels = []
+        raw_levels = d.get("levels", [])
+        if not isinstance(raw_levels, list) or not raw_levels:
+            c.error(entry, "'levels' must be one or more [[career_tracks.levels]] tables")
+            raw_levels = []
+        seen: set[str] = set()
+        for j, lv in enumerate(raw_levels):
+            le = f"{entry}.levels[{j}]"
+            if not isinstance(lv, dict):
+                c.error(le, "must be a table")
+                continue
+            c.keys(le, lv, LEVEL_KEYS_T)
+            title = c.string(le, lv, "title", required=True)
+            if title is not None:
+                if title.lower() in seen:
+                    c.error(le, f"title {title!r} appears twice in the track")
+                seen.add(title.lower())
+            months = lv.get("typical_months")
+            if months is not None and (not isinstance(months, int) or not 0 <= months <= 600):
+                c.error(le, "'typical_months' must be an integer from 0 to 600")
+            skills = []
+            for k, sk in enumerate(lv.get("skills", [])):
+                if not isinstance(sk, dict) or sk.get("skill", "").lower() not in skill_names:
+                    c.error(f"{le}.skills[{k}]", "needs 'skill' (a [[skills]] name) and 'min'")
+                    continue
+                m = sk.get("min")
+                if not isinstance(m, int) or not 1 <= m <= 10:
+                    c.error(f"{le}.skills[{k}]", "'min' must be a proficiency level")
+                    continue
+                skills.append((sk["skill"], m))
+            creds = lv.get("credentials", [])
+            for k, t in enumerate(creds):
+                if t not in type_names:
+                    c.error(f"{le}.credentials[{k}]", f"{t!r} is not a [[credential_types]] name")
+            levels.append(
+                {
+                    "title": title,
+                    "job_level": c.string(le, lv, "job_level", max_len=50),
+                    "typical_months": months,
+                    "description": c.string(le, lv, "description", max_len=2000),
+                    "skills": skills,
+                    "credentials": [t for t in creds if t in type_names],
+                }
+            )
+        if name is not None:
+            if name.lower() in titles:
+                c.error(entry, f"track {name!r} is declared twice")
+            titles[name.lower()] = {lv["title"].lower() for lv in levels if lv["title"]}
+        status = d.get("status", "active")
+        if status not in ("active", "retired"):
+            c.error(entry, "'status' must be 'active' or 'retired'")
+        tracks.append(
+            {
+                "name": name,
+                "description": c.string(entry, d, "description", max_len=2000),
+                "status": status,
+                "levels": levels,
+            }
+        )
+
+    def level_ref(entry: str, track: Any, level: Any) -> None:
+        if not isinstance(track, str) or track.lower() not in titles:
+            c.error(entry, f"track {track!r} is not declared in this file")
+        elif not isinstance(level, str) or level.lower() not in titles[track.lower()]:
+            c.error(entry, f"level {level!r} is not a level of {track!r}")
+
+    links = []
+    for i, d in enumerate(c.tables(data, "career_links")):
+        entry = f"career_links[{i}]"
+        c.keys(entry, d, LINK_KEYS)
+        level_ref(entry, d.get("from_track"), d.get("from_level"))
+        level_ref(entry, d.get("to_track"), d.get("to_level"))
+        links.append(
+            {
+                "from": (d.get("from_track"), d.get("from_level")),
+                "to": (d.get("to_track"), d.get("to_level")),
+                "both_ways": bool(d.get("both_ways", True)),
+            }
+        )
+    places = []
+    for i, d in enumerate(c.tables(data, "employee_levels")):
+        entry = f"employee_levels[{i}]"
+        c.keys(entry, d, PLACE_KEYS)
+        if d.get("employee") not in emails:
+            c.error(entry, "'employee' must be the email of an employee in this file")
+        level_ref(entry, d.get("track"), d.get("level"))
+        since = d.get("since")
+        if not hasattr(since, "isoformat"):
+            c.error(entry, "'since' must be a TOML local date")
+        places.append(
+            {
+                "employee": d.get("employee"),
+                "level": (d.get("track"), d.get("level")),
+                "since": since,
+            }
+        )
+    return {"career_tracks": tracks, "career_links": links, "employee_levels": places}
+
+
+async def apply_tracks(
+    session: AsyncSession,
+    sections: dict[str, list[dict[str, Any]]],
+    *,
+    tenant_id: uuid.UUID,
+    count: Any,
+) -> None:
+    """Tracks match by name; levels by title within a track (positions follow the file's
+    order); expected skills and credentials are replaced by the file's."""
+    from upward.development.models import (
+        CareerTrack,
+        EmployeeLevel,
+        LevelCredential,
+        LevelLink,
+        LevelSkill,
+        TrackLevel,
+    )
+
+    tt, tl = CareerTrack.__table__, TrackLevel.__table__
+    tls, tlc, tll, tel = (
+        LevelSkill.__table__,
+        LevelCredential.__table__,
+        LevelLink.__table__,
+        EmployeeLevel.__table__,
+    )
+    if not any(sections.get(k) for k in ("career_tracks", "career_links", "employee_levels")):
+        return
+
+    async def names(sql: str) -> dict[str, uuid.UUID]:
+        rows = (await session.execute(sa.text(sql), {"t": tenant_id})).all()
+        return {r[0].lower(): r[1] for r in rows}
+
+    skills = await names("select name, id from skills where tenant_id = :t")
+    types = await names("select name, id from credential_types where tenant_id = :t")
+    level_ids: dict[tuple[str, str], uuid.UUID] = {}
+    now = clock.now()
+    for tr in sections.get("career_tracks", []):
+        row = (
+            await session.execute(
+                sa.select(tt).where(
+                    tt.c.tenant_id == tenant_id, sa.func.lower(tt.c.name) == tr["name"].lower()
+                )
+            )
+        ).first()
+        values = {"name": tr["name"], "description": tr["description"], "status": tr["status"]}
+        if row is None:
+            track_id = uuid.uuid4()
+            await session.execute(sa.insert(tt).values(tenant_id=tenant_id, id=track_id, **values))
+            count("created", "career_tracks")
+        else:
+            track_id = row.id
+            if any(getattr(row, k) != v for k, v in values.items()):
+                await session.execute(
+                    sa.update(tt)
+                    .where(tt.c.tenant_id == tenant_id, tt.c.id == track_id)
+                    .values(**values, updated_at=now)
+                )
+                count("updated", "career_tracks")
+        existing = {
+            r.title.lower(): r
+            for r in (
+                await session.execute(
+                    sa.select(tl).where(tl.c.tenant_id == tenant_id, tl.c.track_id == track_id)
+                )
+            ).all()
+        }
+        # positions are unique: park the existing levels out of the way, then set them
+        await session.execute(
+            sa.update(tl)
+            .where(tl.c.tenant_id == tenant_id, tl.c.track_id == track_id)
+            .values(position=tl.c.position + 10_000)
+        )
+        for pos, lv in enumerate(tr["levels"], start=1):
+            values = {
+                "position": pos,
+                "title": lv["title"],
+                "job_level": lv["job_level"],
+                "typical_months": lv["typical_months"],
+                "description": lv["description"],
+            }
+            cur = existing.get(lv["title"].lower())
+            if cur is None:
+                lid = uuid.uuid4()
+                await session.execute(
+                    sa.insert(tl).values(tenant_id=tenant_id, id=lid, track_id=track_id, **values)
+                )
+                count("created", "track_levels")
+            else:
+                lid = cur.id
+                await session.execute(
+                    sa.update(tl)
+                    .where(tl.c.tenant_id == tenant_id, tl.c.id == lid)
+                    .values(**values)
+                )
+                if any(getattr(cur, k) != v for k, v in values.items()):
+                    count("updated", "track_levels")
+            level_ids[(tr["name"].lower(), lv["title"].lower())] = lid
+            await session.execute(
+                sa.delete(tls).where(tls.c.tenant_id == tenant_id, tls.c.level_id == lid)
+            )
+            await session.execute(
+                sa.delete(tlc).where(tlc.c.tenant_id == tenant_id, tlc.c.level_id == lid)
+            )
+            if lv["skills"]:
+                await session.execute(
+                    sa.insert(tls),
+                    [
+                        {
+                            "tenant_id": tenant_id,
+                            "level_id": lid,
+                            "skill_id": skills[s.lower()],
+                            "min_proficiency": m,
+                        }
+                        for s, m in lv["skills"]
+                    ],
+                )
+            if lv["credentials"]:
+                await session.execute(
+                    sa.insert(tlc),
+                    [
+                        {
+                            "tenant_id": tenant_id,
+                            "level_id": lid,
+                            "credential_type_id": types[t.lower()],
+                        }
+                        for t in lv["credentials"]
+                    ],
+                )
+        # levels the file no longer lists keep their (parked) positions past the file's
+    for link in sections.get("career_links", []):
+        a = level_ids[(link["from"][0].lower(), link["from"][1].lower())]
+        b = level_ids[(link["to"][0].lower(), link["to"][1].lower())]
+        pairs = [(a, b), (b, a)] if link["both_ways"] else [(a, b)]
+        for x, y in pairs:
+            stmt = pg_insert(tll).values(tenant_id=tenant_id, from_level_id=x, to_level_id=y)
+            res = await session.execute(stmt.on_conflict_do_nothing())
+            if res.rowcount:
+                count("created", "career_links")
+    for pl in sections.get("employee_levels", []):
+        emp = (
+            await session.execute(
+                sa.text(
+                    "select id from employees where tenant_id = :t and lower(email) = lower(:e)"
+                ),
+                {"t": tenant_id, "e": pl["employee"]},
+            )
+        ).scalar_one()
+        lid = level_ids[(pl["level"][0].lower(), pl["level"][1].lower())]
+        cur = (
+            await session.execute(
+                sa.select(tel).where(tel.c.tenant_id == tenant_id, tel.c.employee_id == emp)
+            )
+        ).first()
+        if cur is not None and cur.level_id == lid and cur.since == pl["since"]:
+            continue
+        stmt = pg_insert(tel).values(
+            tenant_id=tenant_id, employee_id=emp, level_id=lid, since=pl["since"]
+        )
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["tenant_id", "employee_id"],
+                set_={"level_id": lid, "since": pl["since"], "updated_at": now},
+            )
+        )
+        count("created" if cur is None else "updated", "employee_levels")

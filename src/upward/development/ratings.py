@@ -106,19 +106,24 @@ async def ratings_of(
     return out
 
 
-async def _derived(session: Executor, principal: Principal, ids: list[uuid.UUID]) -> list[Any]:
-    """Grants of the credentials valid today (active or expiring, by the credentials domain's
-    one status rule), for these people."""
+async def _valid(session: Executor, principal: Principal, p: Params) -> str:
+    """SQL condition: credential `c` is valid today (active or expiring, by the credentials
+    domain's one status rule); its parameters go into `p`."""
     today = clock.today(principal.tenant_timezone)
-    p = Params()
-    ids_p = p(ids, "::uuid[]")
     on = p(today, "::date")
     window = p.lazy(await expiring_window(session, principal), "::int")
     end = p.lazy(day_end(today, principal.tenant_timezone), "::timestamptz")
-    valid = " or ".join(
+    return " or ".join(
         f"({status_sql(s, alias='c', on=on, window=window, day_end=end)})"
         for s in ("active", "expiring")
     )
+
+
+async def _derived(session: Executor, principal: Principal, ids: list[uuid.UUID]) -> list[Any]:
+    """Grants of the credentials valid today, for these people."""
+    p = Params()
+    ids_p = p(ids, "::uuid[]")
+    valid = await _valid(session, principal, p)
     sql = f"""
         select c.employee_id, g.skill_id, g.proficiency, c.id as credential_id, c.expires_on,
                s.name as skill_name
@@ -130,6 +135,24 @@ async def _derived(session: Executor, principal: Principal, ids: list[uuid.UUID]
         order by c.expires_on desc nulls first, c.id
     """  # noqa: S608 - constants and placeholders only
     return await fetch(session, sql, *p.values)
+
+
+async def valid_credentials(
+    session: Executor, principal: Principal, employee_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[Any]]:
+    """Each person's credentials valid today (id, type, expiry)."""
+    ids = list(dict.fromkeys(employee_ids))
+    p = Params()
+    ids_p = p(ids, "::uuid[]")
+    valid = await _valid(session, principal, p)
+    sql = f"""
+        select c.employee_id, c.id, c.credential_type_id, c.expires_on from credentials c
+        where c.employee_id = any({ids_p}) and ({valid})
+    """  # noqa: S608 - constants and placeholders only
+    out: dict[uuid.UUID, list[Any]] = {i: [] for i in ids}
+    for r in await fetch(session, sql, *p.values):
+        out[r["employee_id"]].append(r)
+    return out
 
 
 def _may_rate(principal: Principal, viewer: Viewer, employee_id: uuid.UUID) -> str:

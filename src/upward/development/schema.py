@@ -3,6 +3,7 @@ development.service (and development.importer for CSV taxonomies)."""
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import uuid
 from datetime import date, datetime
@@ -11,11 +12,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from upward import clock
 from upward.credentials.schema import ExternalId, ExternalIdInput, external_ids_input
-from upward.development import importer, ratings, service
+from upward.development import importer, ratings, service, tracks
 from upward.development.loaders import (
     children_by_skill_loader,
     grants_by_type_loader,
+    level_by_id_loader,
+    level_detail_loader,
+    levels_by_track_loader,
+    placement_by_employee_loader,
     ratings_by_employee_loader,
     skill_by_id_loader,
 )
@@ -33,7 +39,7 @@ from upward.graphql.relay import (
 from upward.graphql.selection import Selection
 
 if TYPE_CHECKING:
-    from upward.credentials.schema import Credential
+    from upward.credentials.schema import Credential, CredentialType
     from upward.people.schema import Employee
 
 PAGE_DOC = "Relay pagination: `first` (at most 100) with `after`, or `last` with `before`."
@@ -542,3 +548,287 @@ class DevelopmentMutation:
                 for r in result.rows
             ],
         )
+
+
+# --- career tracks, readiness, paths ------------------------------------------------------------
+
+CredentialTypeRef = Annotated["CredentialType", strawberry.lazy("upward.credentials.schema")]
+
+
+@strawberry.type(description="A skill a level expects, at a minimum proficiency.")
+class ExpectedSkill:
+    skill: Skill
+    min_proficiency: int
+
+
+@strawberry.type(description="A level of a career track (a rung of the ladder).")
+class TrackLevel(Node):
+    id: strawberry.ID
+    track_name: str
+    position: int = strawberry.field(description="1 is the first rung.")
+    title: str
+    job_level: str | None
+    typical_months: int | None = strawberry.field(description="Typical time in the level.")
+    description: str | None
+    _row: strawberry.Private[Any]
+
+    @strawberry.field
+    async def expected_skills(self, info: Info) -> list[ExpectedSkill]:
+        detail = await level_detail_loader(info.context).load(self._row.id)
+        return [
+            ExpectedSkill(skill=Lazy(lambda s=s: _load_skill(info.context, s)), min_proficiency=m)  # type: ignore[arg-type,misc]
+            for s, m in detail.skills
+        ]
+
+    @strawberry.field
+    async def required_credential_types(self, info: Info) -> list[CredentialTypeRef]:
+        from upward.credentials.schema import _load_type
+
+        detail = await level_detail_loader(info.context).load(self._row.id)
+        got = [await _load_type(info.context, t) for t in detail.credential_types]
+        return [g for g in got if g is not None]
+
+    @strawberry.field(description="The next rung of the same track (null at the top).")
+    async def next(self, info: Info) -> TrackLevel | None:
+        levels = await levels_by_track_loader(info.context).load(self._row.track_id)
+        later = [lv for lv in levels if lv.position > self._row.position]
+        return level_obj(later[0], self.track_name) if later else None
+
+    @strawberry.field(description="Levels of other tracks one can move to from here.")
+    async def lateral_moves(self, info: Info) -> list[TrackLevel]:
+        detail = await level_detail_loader(info.context).load(self._row.id)
+        got = await level_by_id_loader(info.context).load_many(detail.lateral)
+        names = await _track_names(info.context)
+        return [level_obj(r, names.get(r.track_id, "")) for r in got if r is not None]
+
+
+def level_obj(row: Any, track_name: str) -> TrackLevel:
+    return TrackLevel(
+        id=to_global_id("TrackLevel", row.id),
+        track_name=track_name,
+        position=row.position,
+        title=row.title,
+        job_level=row.job_level,
+        typical_months=row.typical_months,
+        description=row.description,
+        _row=row,
+    )
+
+
+async def _track_names(ctx: Any) -> dict[uuid.UUID, str]:
+    async def load() -> dict[uuid.UUID, str]:
+        async with ctx.session() as s:
+            return {t.id: t.name for t in await tracks.list_tracks(s, include_retired=True)}
+
+    key = "development.track_names"
+    if key not in ctx._cache:
+        ctx._cache[key] = asyncio.ensure_future(load())
+    return await ctx._cache[key]
+
+
+@register_node("TrackLevel")
+async def _level_nodes(ctx: Any, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    ctx.require_principal()
+    rows = await level_by_id_loader(ctx).load_many(ids)
+    names = await _track_names(ctx)
+    return {r.id: level_obj(r, names.get(r.track_id, "")) for r in rows if r is not None}
+
+
+@strawberry.type(description="A career ladder: ordered levels.")
+class CareerTrack:
+    id: strawberry.ID
+    name: str
+    description: str | None
+    _row: strawberry.Private[Any]
+
+    @strawberry.field(description="Its levels, first rung first.")
+    async def levels(self, info: Info) -> list[TrackLevel]:
+        rows = await levels_by_track_loader(info.context).load(self._row.id)
+        return [level_obj(r, self.name) for r in rows]
+
+
+@strawberry.type(description="Where a person stands on the ladders.")
+class CareerLevel:
+    level: TrackLevel
+    since: date
+
+
+async def career_level_of(ctx: Any, employee_id: uuid.UUID) -> CareerLevel | None:
+    row = await placement_by_employee_loader(ctx).load(employee_id)
+    if row is None:
+        return None
+    level = await level_by_id_loader(ctx).load(row.level_id)
+    names = await _track_names(ctx)
+    return CareerLevel(level=level_obj(level, names.get(level.track_id, "")), since=row.since)
+
+
+@strawberry.type
+class SkillReadiness:
+    skill: Skill
+    required: int
+    have: int = strawberry.field(description="Effective proficiency (sub-skills roll up); 0: none.")
+    state: str = strawberry.field(description="met, partial or missing.")
+    gap: int
+
+
+@strawberry.type
+class CredentialReadiness:
+    credential_type: CredentialTypeRef
+    state: str = strawberry.field(description="held (valid on the date), expiring or missing.")
+    credential: CredentialRef | None
+    valid_until: date | None
+
+
+@strawberry.type
+class TimeInLevel:
+    months: int | None
+    typical: int | None
+    met: bool | None
+
+
+@strawberry.type(description="How ready a person is for a level, and why.")
+class Readiness:
+    score: float = strawberry.field(description="0-100; 100 exactly when nothing is missing.")
+    ready: bool
+    on: date
+    skills: list[SkillReadiness]
+    credentials: list[CredentialReadiness]
+    time_in_level: TimeInLevel
+
+
+def readiness_obj(ctx: Any, r: Any, on: date) -> Readiness:
+    from upward.credentials.schema import _load_credential, _load_type
+
+    return Readiness(
+        score=r.score,
+        ready=r.ready,
+        on=on,
+        skills=[
+            SkillReadiness(
+                skill=Lazy(lambda s=s.skill_id: _load_skill(ctx, s)),  # type: ignore[arg-type,misc]
+                required=s.required,
+                have=s.have,
+                state=s.state,
+                gap=s.gap,
+            )
+            for s in r.skills
+        ],
+        credentials=[
+            CredentialReadiness(
+                credential_type=Lazy(lambda t=c.credential_type_id: _load_type(ctx, t)),  # type: ignore[arg-type,misc]
+                state=c.state,
+                credential=Lazy(lambda i=c.credential_id: _load_credential(ctx, i))  # type: ignore[arg-type,misc]
+                if c.credential_id
+                else None,
+                valid_until=c.valid_until,
+            )
+            for c in r.credentials
+        ],
+        time_in_level=TimeInLevel(
+            months=r.time_in_level.months,
+            typical=r.time_in_level.typical,
+            met=r.time_in_level.met,
+        ),
+    )
+
+
+@strawberry.type
+class CareerStep:
+    level: TrackLevel
+    readiness: Readiness | None = strawberry.field(description="Null for the starting level.")
+
+
+@strawberry.type
+class CareerPath:
+    steps: list[CareerStep]
+
+
+@strawberry.type
+class CareerQuery:
+    @strawberry.field(description="The tenant's career tracks, by name.")
+    async def career_tracks(self, info: Info) -> list[CareerTrack]:
+        ctx = info.context
+        ctx.require_principal()
+        async with ctx.session() as s:
+            rows = await tracks.list_tracks(s)
+        return [
+            CareerTrack(
+                id=to_global_id("CareerTrack", r.id), name=r.name, description=r.description, _row=r
+            )
+            for r in rows
+        ]
+
+    @strawberry.field(
+        description="How ready a person is for a level on a date (default today): each "
+        "expected skill, each required credential, time in level (the person, their line, HR)."
+    )
+    async def readiness(
+        self,
+        info: Info,
+        employee_id: strawberry.ID,
+        level_id: strawberry.ID,
+        on: date | None = None,
+    ) -> Readiness:
+        from upward.people.loaders import viewer_of
+
+        ctx = info.context
+        p = ctx.require_principal()
+        eid = expect_global_id(employee_id, "Employee", field="employeeId")
+        lid = expect_global_id(level_id, "TrackLevel", field="levelId")
+        viewer = await viewer_of(ctx)
+        async with ctx.session() as s:
+            r = await tracks.readiness_for(s, p, viewer, employee_id=eid, level_id=lid, on=on)
+        return readiness_obj(ctx, r, on or clock.today(p.tenant_timezone))
+
+    @strawberry.field(
+        description="The few shortest paths from a person's level to a target level through "
+        "the ladders and their lateral links, each step with the person's readiness."
+    )
+    async def career_paths(
+        self, info: Info, employee_id: strawberry.ID, target_level_id: strawberry.ID, first: int = 3
+    ) -> list[CareerPath]:
+        from upward.people.loaders import viewer_of
+
+        ctx = info.context
+        p = ctx.require_principal()
+        eid = expect_global_id(employee_id, "Employee", field="employeeId")
+        lid = expect_global_id(target_level_id, "TrackLevel", field="targetLevelId")
+        viewer = await viewer_of(ctx)
+        async with ctx.session() as s:
+            paths = await tracks.paths_for(
+                s, p, viewer, employee_id=eid, target_level_id=lid, k=first
+            )
+        names = await _track_names(ctx)
+        today = clock.today(p.tenant_timezone)
+        return [
+            CareerPath(
+                steps=[
+                    CareerStep(
+                        level=level_obj(lv, names.get(lv.track_id, "")),
+                        readiness=readiness_obj(ctx, r, today) if r is not None else None,
+                    )
+                    for lv, r in path
+                ]
+            )
+            for path in paths
+        ]
+
+
+@strawberry.type
+class CareerMutation:
+    @strawberry.mutation(description="Put a person at a level of a career track (HR).")
+    async def place_employee(
+        self,
+        info: Info,
+        employee_id: strawberry.ID,
+        level_id: strawberry.ID,
+        since: date | None = None,
+    ) -> CareerLevel:
+        ctx = info.context
+        eid = expect_global_id(employee_id, "Employee", field="employeeId")
+        lid = expect_global_id(level_id, "TrackLevel", field="levelId")
+        async with ctx.mutation() as (s, p):
+            row = await tracks.place_employee(s, p, employee_id=eid, level_id=lid, since=since)
+            level = (await tracks.levels_by_ids(s, [lid]))[lid]
+        names = await _track_names(ctx)
+        return CareerLevel(level=level_obj(level, names.get(level.track_id, "")), since=row.since)

@@ -15,7 +15,12 @@ from strawberry.types import Info
 
 from upward.audit.schema import AuditQuery
 from upward.credentials.schema import CredentialsMutation, CredentialsQuery
-from upward.development.schema import DevelopmentMutation, DevelopmentQuery
+from upward.development.schema import (
+    CareerMutation,
+    CareerQuery,
+    DevelopmentMutation,
+    DevelopmentQuery,
+)
 from upward.errors import BadUserInput
 from upward.graphql.cost import make_cost_rule
 from upward.graphql.fastpath import FastExecutionContext
@@ -60,6 +65,7 @@ class Query(
     PeopleQuery,
     CredentialsQuery,
     DevelopmentQuery,
+    CareerQuery,
     RemindersQuery,
     IntegrationsQuery,
     AuditQuery,
@@ -72,6 +78,7 @@ class Mutation(
     PeopleMutation,
     CredentialsMutation,
     DevelopmentMutation,
+    CareerMutation,
     RemindersMutation,
     IntegrationsMutation,
 ):

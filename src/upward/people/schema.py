@@ -31,7 +31,7 @@ from upward.people import service
 
 if TYPE_CHECKING:
     from upward.credentials.schema import Credential, EmployeeCompliance
-    from upward.development.schema import EmployeeSkill
+    from upward.development.schema import CareerLevel, EmployeeSkill
 
 from upward.people.loaders import (
     department_by_id_loader,
@@ -158,6 +158,14 @@ class Employee(Node):
 
         return await skills_of(info.context, self._raw_id)
 
+    @strawberry.field(description="Where this person stands on the career tracks (null: nowhere).")
+    async def career_level(
+        self, info: Info
+    ) -> Annotated[CareerLevel, strawberry.lazy("upward.development.schema")] | None:
+        from upward.development.schema import career_level_of
+
+        return await career_level_of(info.context, self._raw_id)
+
     @strawberry.field(description="People who report to this person directly. " + PageArgsDoc)
     async def direct_reports(
         self,
@@ -258,6 +266,7 @@ EMPLOYEE_RESOLVER_FIELDS = frozenset(
         "credentials",
         "compliance",
         "skills",
+        "careerLevel",
     }
 )
 DEPARTMENT_FIELD_COLUMNS = {"id": ("id",), "name": ("name",), "code": ("code",), "__typename": ()}

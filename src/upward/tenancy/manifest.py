@@ -38,6 +38,9 @@ TOP_KEYS = {
     "proficiency_levels",
     "skill_grants",
     "employee_skills",
+    "career_tracks",
+    "career_links",
+    "employee_levels",
 }
 CREDENTIAL_TYPE_KEYS = {
     "name",

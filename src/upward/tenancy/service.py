@@ -69,6 +69,10 @@ class ApplyResult:
                 "proficiency_levels",
                 "skill_grants",
                 "employee_skills",
+                "career_tracks",
+                "track_levels",
+                "career_links",
+                "employee_levels",
             )
             if k in self.created or k in self.updated or k in CORE_SECTIONS
         ]
