@@ -585,7 +585,7 @@ class TrackLevel(Node):
         from upward.credentials.schema import _load_type
 
         detail = await level_detail_loader(info.context).load(self._row.id)
-        got = [await _load_type(info.context, t) for t in detail.credential_types]
+        got = await asyncio.gather(*(_load_type(info.context, t) for t in detail.credential_types))
         return [g for g in got if g is not None]
 
     @strawberry.field(description="The next rung of the same track (null at the top).")
