@@ -15,22 +15,19 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlmodel import Field, SQLModel
 
-from upward.models_base import created_at_field, id_field, tenant_id_field, updated_at_field
+from upward.models_base import (
+    created_at_field,
+    id_field,
+    optional_ts,
+    tenant_fk,
+    tenant_id_field,
+    updated_at_field,
+)
 
 CATEGORIES = ("certification", "license", "training", "clearance", "other")
 TYPE_STATUSES = ("active", "retired")
 VERIFICATION_STATES = ("not_required", "pending", "verified", "rejected")
 EVIDENCE_STATES = ("pending", "stored")
-
-
-def _fk(cols: list[str], table: str, name: str) -> sa.ForeignKeyConstraint:
-    return sa.ForeignKeyConstraint(
-        ["tenant_id", *cols], [f"{table}.tenant_id", f"{table}.id"], name=name
-    )
-
-
-def _ts(nullable: bool = True) -> Any:
-    return Field(default=None, sa_type=sa.DateTime(timezone=True), nullable=nullable)
 
 
 class CredentialType(SQLModel, table=True):
@@ -78,10 +75,10 @@ class CredentialRequirement(SQLModel, table=True):
 
     __tablename__ = "credential_requirements"
     __table_args__ = (
-        _fk(["credential_type_id"], "credential_types", "credential_requirements_type_fkey"),
-        _fk(["department_id"], "departments", "credential_requirements_department_fkey"),
-        _fk(["location_id"], "locations", "credential_requirements_location_fkey"),
-        _fk(["employee_id"], "employees", "credential_requirements_employee_fkey"),
+        tenant_fk(["credential_type_id"], "credential_types", "credential_requirements_type_fkey"),
+        tenant_fk(["department_id"], "departments", "credential_requirements_department_fkey"),
+        tenant_fk(["location_id"], "locations", "credential_requirements_location_fkey"),
+        tenant_fk(["employee_id"], "employees", "credential_requirements_employee_fkey"),
         sa.CheckConstraint(
             "grace_days between 0 and 3650", name="credential_requirements_grace_check"
         ),
@@ -115,7 +112,7 @@ class EvidenceFile(SQLModel, table=True):
 
     __tablename__ = "evidence_files"
     __table_args__ = (
-        _fk(["employee_id"], "employees", "evidence_files_employee_fkey"),
+        tenant_fk(["employee_id"], "employees", "evidence_files_employee_fkey"),
         sa.CheckConstraint("status in ('pending', 'stored')", name="evidence_files_status_check"),
         sa.CheckConstraint("size_bytes >= 0", name="evidence_files_size_check"),
         sa.Index("evidence_files_employee_idx", "tenant_id", "employee_id"),
@@ -132,16 +129,16 @@ class EvidenceFile(SQLModel, table=True):
     storage_key: str
     status: str = Field(default="pending", sa_column_kwargs={"server_default": "pending"})
     created_at: datetime = created_at_field()
-    stored_at: datetime | None = _ts()
+    stored_at: datetime | None = optional_ts()
 
 
 class Credential(SQLModel, table=True):
     __tablename__ = "credentials"
     __table_args__ = (
-        _fk(["employee_id"], "employees", "credentials_employee_fkey"),
-        _fk(["credential_type_id"], "credential_types", "credentials_type_fkey"),
-        _fk(["evidence_id"], "evidence_files", "credentials_evidence_fkey"),
-        _fk(["superseded_by_id"], "credentials", "credentials_superseded_by_fkey"),
+        tenant_fk(["employee_id"], "employees", "credentials_employee_fkey"),
+        tenant_fk(["credential_type_id"], "credential_types", "credentials_type_fkey"),
+        tenant_fk(["evidence_id"], "evidence_files", "credentials_evidence_fkey"),
+        tenant_fk(["superseded_by_id"], "credentials", "credentials_superseded_by_fkey"),
         sa.CheckConstraint(
             "verification in ('not_required', 'pending', 'verified', 'rejected')",
             name="credentials_verification_check",
@@ -172,13 +169,13 @@ class Credential(SQLModel, table=True):
         default="not_required", sa_column_kwargs={"server_default": "not_required"}
     )
     verified_by: uuid.UUID | None = None
-    verified_at: datetime | None = _ts()
+    verified_at: datetime | None = optional_ts()
     rejection_reason: str | None = None
-    revoked_at: datetime | None = _ts()
+    revoked_at: datetime | None = optional_ts()
     revoked_by: uuid.UUID | None = None
     revoke_reason: str | None = None
     superseded_by_id: uuid.UUID | None = None
-    superseded_at: datetime | None = _ts()
+    superseded_at: datetime | None = optional_ts()
     created_by: uuid.UUID | None = None
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
@@ -206,4 +203,4 @@ class DomainEvent(SQLModel, table=True):
         sa_column_kwargs={"server_default": sa.text("'{}'::jsonb"), "nullable": False},
     )
     occurred_at: datetime = created_at_field()
-    published_at: datetime | None = _ts()
+    published_at: datetime | None = optional_ts()

@@ -10,7 +10,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlmodel import Field, SQLModel
 
-from upward.models_base import created_at_field, id_field, tenant_id_field, updated_at_field
+from upward.models_base import (
+    created_at_field,
+    id_field,
+    optional_ts,
+    tenant_fk,
+    tenant_id_field,
+    updated_at_field,
+)
 from upward.people.models import TextArray
 
 SKILL_STATUSES = ("active", "retired")
@@ -71,24 +78,14 @@ class ProficiencyLevel(SQLModel, table=True):
 SKILL_SOURCES = ("self_assessed", "manager_assessed", "assessment")
 
 
-def _fk(cols: list[str], table: str, name: str, ondelete: str | None = None) -> Any:
-    return sa.ForeignKeyConstraint(
-        ["tenant_id", *cols], [f"{table}.tenant_id", f"{table}.id"], name=name, ondelete=ondelete
-    )
-
-
-def _ts() -> Any:
-    return Field(default=None, sa_type=sa.DateTime(timezone=True), nullable=True)
-
-
 class EmployeeSkill(SQLModel, table=True):
     """A person's rating of a skill. Skills a valid credential grants are not stored: they are
     derived on read (`credential_type_skills`), so they lapse with the credential."""
 
     __tablename__ = "employee_skills"
     __table_args__ = (
-        _fk(["employee_id"], "employees", "employee_skills_employee_fkey", "CASCADE"),
-        _fk(["skill_id"], "skills", "employee_skills_skill_fkey"),
+        tenant_fk(["employee_id"], "employees", "employee_skills_employee_fkey", "CASCADE"),
+        tenant_fk(["skill_id"], "skills", "employee_skills_skill_fkey"),
         sa.CheckConstraint(
             "proficiency between 1 and 10", name="employee_skills_proficiency_check"
         ),
@@ -107,7 +104,7 @@ class EmployeeSkill(SQLModel, table=True):
     interest: bool = Field(default=False, sa_column_kwargs={"server_default": "false"})
     last_used_on: date | None = None
     validated_by: uuid.UUID | None = None
-    validated_at: datetime | None = _ts()
+    validated_at: datetime | None = optional_ts()
     updated_by: uuid.UUID | None = None
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
@@ -118,8 +115,8 @@ class EmployeeSkillEvent(SQLModel, table=True):
 
     __tablename__ = "employee_skill_events"
     __table_args__ = (
-        _fk(["employee_id"], "employees", "employee_skill_events_employee_fkey", "CASCADE"),
-        _fk(["skill_id"], "skills", "employee_skill_events_skill_fkey"),
+        tenant_fk(["employee_id"], "employees", "employee_skill_events_employee_fkey", "CASCADE"),
+        tenant_fk(["skill_id"], "skills", "employee_skill_events_skill_fkey"),
         sa.CheckConstraint(
             "action in ('set', 'validate', 'remove')", name="employee_skill_events_action_check"
         ),
@@ -143,13 +140,13 @@ class CredentialTypeSkill(SQLModel, table=True):
 
     __tablename__ = "credential_type_skills"
     __table_args__ = (
-        _fk(
+        tenant_fk(
             ["credential_type_id"],
             "credential_types",
             "credential_type_skills_type_fkey",
             "CASCADE",
         ),
-        _fk(["skill_id"], "skills", "credential_type_skills_skill_fkey"),
+        tenant_fk(["skill_id"], "skills", "credential_type_skills_skill_fkey"),
         sa.CheckConstraint(
             "proficiency between 1 and 10", name="credential_type_skills_proficiency_check"
         ),
@@ -184,7 +181,7 @@ class TrackLevel(SQLModel, table=True):
     __tablename__ = "track_levels"
     __table_args__ = (
         sa.UniqueConstraint("tenant_id", "track_id", "position", name="track_levels_position_key"),
-        _fk(["track_id"], "career_tracks", "track_levels_track_fkey", "CASCADE"),
+        tenant_fk(["track_id"], "career_tracks", "track_levels_track_fkey", "CASCADE"),
         sa.CheckConstraint("position >= 1", name="track_levels_position_check"),
         sa.CheckConstraint(
             "typical_months is null or typical_months between 0 and 600",
@@ -207,8 +204,8 @@ class TrackLevel(SQLModel, table=True):
 class LevelSkill(SQLModel, table=True):
     __tablename__ = "level_skills"
     __table_args__ = (
-        _fk(["level_id"], "track_levels", "level_skills_level_fkey", "CASCADE"),
-        _fk(["skill_id"], "skills", "level_skills_skill_fkey"),
+        tenant_fk(["level_id"], "track_levels", "level_skills_level_fkey", "CASCADE"),
+        tenant_fk(["skill_id"], "skills", "level_skills_skill_fkey"),
         sa.CheckConstraint("min_proficiency between 1 and 10", name="level_skills_min_check"),
     )
 
@@ -221,8 +218,8 @@ class LevelSkill(SQLModel, table=True):
 class LevelCredential(SQLModel, table=True):
     __tablename__ = "level_credentials"
     __table_args__ = (
-        _fk(["level_id"], "track_levels", "level_credentials_level_fkey", "CASCADE"),
-        _fk(["credential_type_id"], "credential_types", "level_credentials_type_fkey"),
+        tenant_fk(["level_id"], "track_levels", "level_credentials_level_fkey", "CASCADE"),
+        tenant_fk(["credential_type_id"], "credential_types", "level_credentials_type_fkey"),
     )
 
     tenant_id: uuid.UUID = tenant_id_field()
@@ -235,8 +232,8 @@ class LevelLink(SQLModel, table=True):
 
     __tablename__ = "level_links"
     __table_args__ = (
-        _fk(["from_level_id"], "track_levels", "level_links_from_fkey", "CASCADE"),
-        _fk(["to_level_id"], "track_levels", "level_links_to_fkey", "CASCADE"),
+        tenant_fk(["from_level_id"], "track_levels", "level_links_from_fkey", "CASCADE"),
+        tenant_fk(["to_level_id"], "track_levels", "level_links_to_fkey", "CASCADE"),
         sa.CheckConstraint("from_level_id <> to_level_id", name="level_links_not_self"),
     )
 
@@ -250,8 +247,8 @@ class EmployeeLevel(SQLModel, table=True):
 
     __tablename__ = "employee_levels"
     __table_args__ = (
-        _fk(["employee_id"], "employees", "employee_levels_employee_fkey", "CASCADE"),
-        _fk(["level_id"], "track_levels", "employee_levels_level_fkey"),
+        tenant_fk(["employee_id"], "employees", "employee_levels_employee_fkey", "CASCADE"),
+        tenant_fk(["level_id"], "track_levels", "employee_levels_level_fkey"),
         sa.Index("employee_levels_level_idx", "tenant_id", "level_id"),
     )
 

@@ -16,22 +16,19 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlmodel import Field, SQLModel
 
-from upward.models_base import created_at_field, id_field, tenant_id_field, updated_at_field
+from upward.models_base import (
+    created_at_field,
+    id_field,
+    optional_ts,
+    tenant_fk,
+    tenant_id_field,
+    updated_at_field,
+)
 from upward.people.models import TextArray
 
 DELIVERY_CHANNELS = ("in_app", "email", "webhook")
 DELIVERY_STATUSES = ("pending", "sent", "dead", "cancelled")
 NOTIFICATION_KINDS = ("reminder", "digest", "event")
-
-
-def _fk(cols: list[str], table: str, name: str, ondelete: str | None = None) -> Any:
-    return sa.ForeignKeyConstraint(
-        ["tenant_id", *cols], [f"{table}.tenant_id", f"{table}.id"], name=name, ondelete=ondelete
-    )
-
-
-def _ts() -> Any:
-    return Field(default=None, sa_type=sa.DateTime(timezone=True), nullable=True)
 
 
 def _jsonb(nullable: bool = False, default: str = "'{}'::jsonb") -> Any:
@@ -53,7 +50,9 @@ class ReminderPolicy(SQLModel, table=True):
     __tablename__ = "reminder_policies"
     __table_args__ = (
         sa.UniqueConstraint("tenant_id", "credential_type_id", name="reminder_policies_type_key"),
-        _fk(["credential_type_id"], "credential_types", "reminder_policies_type_fkey", "CASCADE"),
+        tenant_fk(
+            ["credential_type_id"], "credential_types", "reminder_policies_type_fkey", "CASCADE"
+        ),
         sa.Index(
             "reminder_policies_default_key",
             "tenant_id",
@@ -87,7 +86,7 @@ class CredentialReminderState(SQLModel, table=True):
 
     __tablename__ = "credential_reminder_states"
     __table_args__ = (
-        _fk(
+        tenant_fk(
             ["credential_id"],
             "credentials",
             "credential_reminder_states_credential_fkey",
@@ -98,7 +97,7 @@ class CredentialReminderState(SQLModel, table=True):
     tenant_id: uuid.UUID = tenant_id_field()
     credential_id: uuid.UUID = Field(primary_key=True)
     expires_on: date
-    acknowledged_at: datetime | None = _ts()
+    acknowledged_at: datetime | None = optional_ts()
     acknowledged_by: uuid.UUID | None = None
     renewal_in_progress: bool = Field(default=False, sa_column_kwargs={"server_default": "false"})
     snoozed_until: date | None = None
@@ -111,7 +110,7 @@ class Notification(SQLModel, table=True):
     __tablename__ = "notifications"
     __table_args__ = (
         sa.UniqueConstraint("tenant_id", "idempotency_key", name="notifications_key"),
-        _fk(["recipient_id"], "employees", "notifications_recipient_fkey", "CASCADE"),
+        tenant_fk(["recipient_id"], "employees", "notifications_recipient_fkey", "CASCADE"),
         sa.Index(
             "notifications_inbox_idx",
             "tenant_id",
@@ -137,7 +136,7 @@ class Notification(SQLModel, table=True):
     data: dict[str, Any] = _jsonb()
     channels: list[str] = _texts()
     created_at: datetime = created_at_field()
-    read_at: datetime | None = _ts()
+    read_at: datetime | None = optional_ts()
 
 
 class Reminder(SQLModel, table=True):
@@ -153,9 +152,9 @@ class Reminder(SQLModel, table=True):
             "recipient_id",
             name="reminders_key",
         ),
-        _fk(["credential_id"], "credentials", "reminders_credential_fkey", "CASCADE"),
-        _fk(["recipient_id"], "employees", "reminders_recipient_fkey", "CASCADE"),
-        _fk(
+        tenant_fk(["credential_id"], "credentials", "reminders_credential_fkey", "CASCADE"),
+        tenant_fk(["recipient_id"], "employees", "reminders_recipient_fkey", "CASCADE"),
+        tenant_fk(
             ["notification_id"],
             "notifications",
             "reminders_notification_fkey",
@@ -191,9 +190,9 @@ class Delivery(SQLModel, table=True):
     __tablename__ = "deliveries"
     __table_args__ = (
         sa.UniqueConstraint("tenant_id", "idempotency_key", name="deliveries_key"),
-        _fk(["notification_id"], "notifications", "deliveries_notification_fkey", "CASCADE"),
-        _fk(["event_id"], "domain_events", "deliveries_event_fkey", "CASCADE"),
-        _fk(["endpoint_id"], "webhook_endpoints", "deliveries_endpoint_fkey", "CASCADE"),
+        tenant_fk(["notification_id"], "notifications", "deliveries_notification_fkey", "CASCADE"),
+        tenant_fk(["event_id"], "domain_events", "deliveries_event_fkey", "CASCADE"),
+        tenant_fk(["endpoint_id"], "webhook_endpoints", "deliveries_endpoint_fkey", "CASCADE"),
         sa.Index(
             "deliveries_due_idx",
             "tenant_id",
@@ -222,10 +221,10 @@ class Delivery(SQLModel, table=True):
     status: str = Field(default="pending", sa_column_kwargs={"server_default": "pending"})
     attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     next_attempt_at: datetime = created_at_field()
-    last_attempt_at: datetime | None = _ts()
+    last_attempt_at: datetime | None = optional_ts()
     last_status_code: int | None = None
     last_error: str | None = None
-    sent_at: datetime | None = _ts()
+    sent_at: datetime | None = optional_ts()
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
 
@@ -233,7 +232,7 @@ class Delivery(SQLModel, table=True):
 class DeliveryAttempt(SQLModel, table=True):
     __tablename__ = "delivery_attempts"
     __table_args__ = (
-        _fk(["delivery_id"], "deliveries", "delivery_attempts_delivery_fkey", "CASCADE"),
+        tenant_fk(["delivery_id"], "deliveries", "delivery_attempts_delivery_fkey", "CASCADE"),
         sa.Index("delivery_attempts_delivery_idx", "tenant_id", "delivery_id", "attempted_at"),
     )
 
@@ -250,7 +249,9 @@ class DeliveryAttempt(SQLModel, table=True):
 class NotificationPreference(SQLModel, table=True):
     __tablename__ = "notification_preferences"
     __table_args__ = (
-        _fk(["employee_id"], "employees", "notification_preferences_employee_fkey", "CASCADE"),
+        tenant_fk(
+            ["employee_id"], "employees", "notification_preferences_employee_fkey", "CASCADE"
+        ),
     )
 
     tenant_id: uuid.UUID = tenant_id_field()
