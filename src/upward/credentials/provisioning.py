@@ -42,11 +42,6 @@ TYPE_FIELDS = (
 RULE_FIELDS = ("effective_from", "effective_until", "grace_days", "notes")
 
 
-def _count(result: Any, kind: str, label: str) -> None:
-    bucket = result.created if kind == "created" else result.updated
-    bucket[label] = bucket.get(label, 0) + 1
-
-
 def _resolve(value: Any, today: date) -> date | None:
     if value is None or isinstance(value, date):
         return value
@@ -89,7 +84,7 @@ async def apply_credentials(
                     .returning(t_type)
                 )
             ).one()
-            _count(result, "created", "credential_types")
+            result.count("created", "credential_types")
         elif any(getattr(row, f) != v for f, v in values.items()):
             row = (
                 await session.execute(
@@ -99,7 +94,7 @@ async def apply_credentials(
                     .returning(t_type)
                 )
             ).one()
-            _count(result, "updated", "credential_types")
+            result.count("updated", "credential_types")
         type_ids[spec.name] = row.id
         types[spec.name] = row
 
@@ -121,14 +116,14 @@ async def apply_credentials(
             await session.execute(
                 sa.insert(t_req).values(tenant_id=tenant_id, **selectors, **values)
             )
-            _count(result, "created", "credential_requirements")
+            result.count("created", "credential_requirements")
         elif any(getattr(match, f) != v for f, v in values.items()):
             await session.execute(
                 sa.update(t_req)
                 .where(t_req.c.tenant_id == tenant_id, t_req.c.id == match.id)
                 .values(**values, updated_at=now)
             )
-            _count(result, "updated", "credential_requirements")
+            result.count("updated", "credential_requirements")
 
     if not manifest.credentials:
         return
@@ -187,7 +182,7 @@ async def apply_credentials(
                     **values,
                 )
             )
-            _count(result, "created", "credentials")
+            result.count("created", "credentials")
             created_ids.append(cred_id)
             pairs.append((emp_id, type_row.id))
     await service.record_created_events(session, created_ids, source="manifest")

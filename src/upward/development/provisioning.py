@@ -185,10 +185,6 @@ async def apply_development(
     tenant_id: uuid.UUID,
     result: Any,
 ) -> None:
-    def count(kind: str, label: str) -> None:
-        bucket = result.created if kind == "created" else result.updated
-        bucket[label] = bucket.get(label, 0) + 1
-
     now = clock.now()
     skills = sections.get("skills", [])
     if skills:
@@ -215,14 +211,14 @@ async def apply_development(
                 await session.execute(
                     sa.insert(t_skill).values(tenant_id=tenant_id, id=ids[key], **values)
                 )
-                count("created", "skills")
+                result.count("created", "skills")
             elif any(getattr(row, k) != v for k, v in values.items()):
                 await session.execute(
                     sa.update(t_skill)
                     .where(t_skill.c.tenant_id == tenant_id, t_skill.c.id == row.id)
                     .values(**values, updated_at=now)
                 )
-                count("updated", "skills")
+                result.count("updated", "skills")
         for s in skills:
             key = s["name"].lower()
             parent = ids[s["parent"].lower()] if s["parent"] else None
@@ -235,9 +231,9 @@ async def apply_development(
                 .values(parent_id=parent, updated_at=now)
             )
             if row is not None:
-                count("updated", "skills")
-    await _apply_grants_and_ratings(session, sections, tenant_id=tenant_id, count=count)
-    await apply_tracks(session, sections, tenant_id=tenant_id, count=count)
+                result.count("updated", "skills")
+    await _apply_grants_and_ratings(session, sections, tenant_id=tenant_id, result=result)
+    await apply_tracks(session, sections, tenant_id=tenant_id, result=result)
     levels = sections.get("proficiency_levels", [])
     if levels:
         have = [
@@ -260,7 +256,7 @@ async def apply_development(
                     for a, b, c in want
                 ],
             )
-            count("created" if not have else "updated", "proficiency_levels")
+            result.count("created" if not have else "updated", "proficiency_levels")
 
 
 async def _apply_grants_and_ratings(
@@ -268,7 +264,7 @@ async def _apply_grants_and_ratings(
     sections: dict[str, list[dict[str, Any]]],
     *,
     tenant_id: uuid.UUID,
-    count: Any,
+    result: Any,
 ) -> None:
     grants = sections.get("skill_grants", [])
     ratings = sections.get("employee_skills", [])
@@ -297,7 +293,7 @@ async def _apply_grants_and_ratings(
                 set_={"proficiency": g["proficiency"]},
             )
         )
-        count("created" if row is None else "updated", "skill_grants")
+        result.count("created" if row is None else "updated", "skill_grants")
     people = await ids("select email, id from employees where tenant_id = :t")
     now = clock.now()
     for r in ratings:
@@ -332,7 +328,7 @@ async def _apply_grants_and_ratings(
                 changed_at=sa.func.clock_timestamp(),
             )
         )
-        count("created" if row is None else "updated", "employee_skills")
+        result.count("created" if row is None else "updated", "employee_skills")
 
 
 # --- career tracks ----------------------------------------------------------------------------
@@ -456,7 +452,7 @@ async def apply_tracks(
     sections: dict[str, list[dict[str, Any]]],
     *,
     tenant_id: uuid.UUID,
-    count: Any,
+    result: Any,
 ) -> None:
     """Tracks match by name; levels by title within a track (positions follow the file's
     order); expected skills and credentials are replaced by the file's."""
@@ -499,7 +495,7 @@ async def apply_tracks(
         if row is None:
             track_id = uuid.uuid4()
             await session.execute(sa.insert(tt).values(tenant_id=tenant_id, id=track_id, **values))
-            count("created", "career_tracks")
+            result.count("created", "career_tracks")
         else:
             track_id = row.id
             if any(getattr(row, k) != v for k, v in values.items()):
@@ -508,7 +504,7 @@ async def apply_tracks(
                     .where(tt.c.tenant_id == tenant_id, tt.c.id == track_id)
                     .values(**values, updated_at=now)
                 )
-                count("updated", "career_tracks")
+                result.count("updated", "career_tracks")
         existing = {
             r.title.lower(): r
             for r in (
@@ -537,7 +533,7 @@ async def apply_tracks(
                 await session.execute(
                     sa.insert(tl).values(tenant_id=tenant_id, id=lid, track_id=track_id, **values)
                 )
-                count("created", "track_levels")
+                result.count("created", "track_levels")
             else:
                 lid = cur.id
                 await session.execute(
@@ -546,7 +542,7 @@ async def apply_tracks(
                     .values(**values)
                 )
                 if any(getattr(cur, k) != v for k, v in values.items()):
-                    count("updated", "track_levels")
+                    result.count("updated", "track_levels")
             level_ids[(tr["name"].lower(), lv["title"].lower())] = lid
             await session.execute(
                 sa.delete(tls).where(tls.c.tenant_id == tenant_id, tls.c.level_id == lid)
@@ -588,7 +584,7 @@ async def apply_tracks(
             stmt = pg_insert(tll).values(tenant_id=tenant_id, from_level_id=x, to_level_id=y)
             res = await session.execute(stmt.on_conflict_do_nothing())
             if res.rowcount:
-                count("created", "career_links")
+                result.count("created", "career_links")
     for pl in sections.get("employee_levels", []):
         emp = (
             await session.execute(
@@ -615,4 +611,4 @@ async def apply_tracks(
                 set_={"level_id": lid, "since": pl["since"], "updated_at": now},
             )
         )
-        count("created" if cur is None else "updated", "employee_levels")
+        result.count("created" if cur is None else "updated", "employee_levels")

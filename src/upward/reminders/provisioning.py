@@ -163,10 +163,6 @@ async def apply_notifications(
     emp_ids: dict[str, uuid.UUID],
     result: Any,
 ) -> None:
-    def count(kind: str, label: str) -> None:
-        bucket = result.created if kind == "created" else result.updated
-        bucket[label] = bucket.get(label, 0) + 1
-
     now = clock.now()
     type_ids = {
         r.name: r.id
@@ -203,14 +199,14 @@ async def apply_notifications(
                     tenant_id=tenant_id, credential_type_id=type_id, **values
                 )
             )
-            count("created", "reminder_policies")
+            result.count("created", "reminder_policies")
         elif any(getattr(row, k) != v for k, v in values.items()):
             await session.execute(
                 sa.update(t_policy)
                 .where(t_policy.c.tenant_id == tenant_id, t_policy.c.id == row.id)
                 .values(**values, updated_at=now)
             )
-            count("updated", "reminder_policies")
+            result.count("updated", "reminder_policies")
     for e in sections.get("webhook_endpoints", []):
         row = (
             await session.execute(
@@ -228,14 +224,14 @@ async def apply_notifications(
                     tenant_id=tenant_id, url=e["url"], secret=webhooks.new_secret(), **values
                 )
             )
-            count("created", "webhook_endpoints")
+            result.count("created", "webhook_endpoints")
         elif any(getattr(row, k) != v for k, v in values.items()):
             await session.execute(
                 sa.update(t_endpoint)
                 .where(t_endpoint.c.tenant_id == tenant_id, t_endpoint.c.id == row.id)
                 .values(**values, updated_at=now)
             )
-            count("updated", "webhook_endpoints")
+            result.count("updated", "webhook_endpoints")
     for t in sections.get("notification_templates", []):
         tpl = t["template"]
         values = {"subject": tpl.subject, "text_body": tpl.text, "html_body": tpl.html}
@@ -254,7 +250,7 @@ async def apply_notifications(
                 index_elements=["tenant_id", "kind"], set_={**values, "updated_at": now}
             )
         )
-        count("created" if row is None else "updated", "notification_templates")
+        result.count("created" if row is None else "updated", "notification_templates")
     for p in sections.get("notification_preferences", []):
         eid = emp_ids[p["employee"]]
         row = (
@@ -275,4 +271,4 @@ async def apply_notifications(
                 set_={"email_enabled": p["email_enabled"], "updated_at": now},
             )
         )
-        count("created" if row is None else "updated", "notification_preferences")
+        result.count("created" if row is None else "updated", "notification_preferences")

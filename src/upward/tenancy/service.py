@@ -49,6 +49,11 @@ class ApplyResult:
     def changed(self) -> bool:
         return any(self.created.values()) or any(self.updated.values())
 
+    def count(self, kind: str, label: str) -> None:
+        """One more `label` row `created` (or else updated) by the apply."""
+        bucket = self.created if kind == "created" else self.updated
+        bucket[label] = bucket.get(label, 0) + 1
+
     def summary(self) -> str:
         """Counts per section: the core ones always, the optional ones when they changed."""
         parts = [
