@@ -15,13 +15,14 @@ from sqlalchemy.exc import IntegrityError
 from upward import clock
 from upward.audit import service as audit
 from upward.auth.principal import Principal
-from upward.db import Executor, after_commit, is_unique_violation
+from upward.db import Executor, is_unique_violation
 from upward.errors import BadUserInput, Conflict, NotFound
 from upward.integrations import webhooks
 from upward.integrations.models import WebhookEndpoint
 from upward.pagination import Order, Page, PageArgs, paginate
 from upward.people.validation import optional_text
 from upward.reminders.models import Delivery, DeliveryAttempt
+from upward.reminders.service import requeue
 from upward.settings import get_settings
 
 t_endpoint = WebhookEndpoint.__table__
@@ -325,29 +326,4 @@ async def redeliver(session: Executor, principal: Principal, delivery_id: uuid.U
     endpoint = await get_endpoint(session, principal, row.endpoint_id, field="id")
     if not endpoint.active:
         raise BadUserInput("the endpoint is disabled: enable it first", field="id")
-    now = clock.now()
-    updated = (
-        await session.execute(
-            sa.update(t_delivery)
-            .where(t_delivery.c.id == delivery_id)
-            .values(status="pending", attempts=0, next_attempt_at=now, updated_at=now)
-            .returning(t_delivery)
-        )
-    ).one()
-    await audit.record(
-        session,
-        principal,
-        action="webhook_delivery.redeliver",
-        target_type="Delivery",
-        target_id=delivery_id,
-        changes={"status": {"from": row.status, "to": "pending"}},
-    )
-    tenant_id = principal.tenant_id
-
-    def enqueue() -> None:
-        from workers.reminders import enqueue_deliveries
-
-        enqueue_deliveries(tenant_id, [delivery_id])
-
-    after_commit(session, enqueue)
-    return updated
+    return await requeue(session, principal, row, action="webhook_delivery.redeliver")

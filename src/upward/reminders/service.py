@@ -520,11 +520,17 @@ async def retry_delivery(
         return row
     if row.status == "sent":
         raise BadUserInput("this delivery was sent; it is not retried", field=field)
+    return await requeue(session, principal, row, action="delivery.retry")
+
+
+async def requeue(session: Executor, principal: Principal, row: Any, *, action: str) -> Any:
+    """Put a delivery back to pending now with a fresh retry budget (its attempt log stays),
+    audit it as `action`, and enqueue it once the transaction commits."""
     now = clock.now()
     updated = (
         await session.execute(
             sa.update(t_delivery)
-            .where(t_delivery.c.id == delivery_id)
+            .where(t_delivery.c.id == row.id)
             .values(status="pending", attempts=0, next_attempt_at=now, updated_at=now)
             .returning(t_delivery)
         )
@@ -532,12 +538,12 @@ async def retry_delivery(
     await audit.record(
         session,
         principal,
-        action="delivery.retry",
+        action=action,
         target_type="Delivery",
-        target_id=delivery_id,
+        target_id=row.id,
         changes={"status": {"from": row.status, "to": "pending"}},
     )
-    tenant_id = principal.tenant_id
+    tenant_id, delivery_id = principal.tenant_id, row.id
     after_commit(session, lambda: enqueue_delivery(tenant_id, [delivery_id]))
     return updated
 
