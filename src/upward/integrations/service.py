@@ -82,6 +82,18 @@ def check_url(url: str, *, field: str) -> str:
         raise BadUserInput(str(exc), field=field) from None
 
 
+async def _write(session: Executor, stmt: Any) -> Any:
+    """Insert or update an endpoint; a URL another request took meanwhile is a CONFLICT (the
+    unique key decides, after `_url_free`'s friendlier check)."""
+    try:
+        async with session.begin_nested():
+            return (await session.execute(stmt.returning(t_endpoint))).one()
+    except IntegrityError as exc:
+        if is_unique_violation(exc, "webhook_endpoints_url_key"):
+            raise Conflict(URL_TAKEN, field="input.url") from None
+        raise
+
+
 async def _url_free(session: Executor, url: str) -> None:
     taken = await session.scalar(sa.select(t_endpoint.c.id).where(t_endpoint.c.url == url))
     if taken is not None:
@@ -138,27 +150,18 @@ async def create_endpoint(
         raise BadUserInput(f"a tenant has at most {MAX_ENDPOINTS} webhook endpoints", field="input")
     await _url_free(session, url)
     secret = webhooks.new_secret()
-    try:
-        async with session.begin_nested():  # a concurrent create of the same URL: CONFLICT
-            row = (
-                await session.execute(
-                    sa.insert(t_endpoint)
-                    .values(
-                        tenant_id=principal.tenant_id,
-                        url=url,
-                        event_types=types,
-                        description=description,
-                        active=active,
-                        secret=secret,
-                        created_by=principal.employee_id,
-                    )
-                    .returning(t_endpoint)
-                )
-            ).one()
-    except IntegrityError as exc:
-        if is_unique_violation(exc, "webhook_endpoints_url_key"):
-            raise Conflict(URL_TAKEN, field="input.url") from None
-        raise
+    row = await _write(
+        session,
+        sa.insert(t_endpoint).values(
+            tenant_id=principal.tenant_id,
+            url=url,
+            event_types=types,
+            description=description,
+            active=active,
+            secret=secret,
+            created_by=principal.employee_id,
+        ),
+    )
     await audit.record(
         session,
         principal,
@@ -193,20 +196,12 @@ async def update_endpoint(
             values["disabled_reason"], values["disabled_at"] = None, None
     if not values:
         return before
-    try:
-        async with session.begin_nested():  # a concurrent change to the same URL: CONFLICT
-            row = (
-                await session.execute(
-                    sa.update(t_endpoint)
-                    .where(t_endpoint.c.id == endpoint_id)
-                    .values(**values, updated_at=clock.now())
-                    .returning(t_endpoint)
-                )
-            ).one()
-    except IntegrityError as exc:
-        if is_unique_violation(exc, "webhook_endpoints_url_key"):
-            raise Conflict(URL_TAKEN, field="input.url") from None
-        raise
+    row = await _write(
+        session,
+        sa.update(t_endpoint)
+        .where(t_endpoint.c.id == endpoint_id)
+        .values(**values, updated_at=clock.now()),
+    )
     await audit.record(
         session,
         principal,
