@@ -620,10 +620,8 @@ async def _track_names(ctx: Any) -> dict[uuid.UUID, str]:
         async with ctx.session() as s:
             return {t.id: t.name for t in await tracks.list_tracks(s, include_retired=True)}
 
-    key = "development.track_names"
-    if key not in ctx._cache:
-        ctx._cache[key] = asyncio.ensure_future(load())
-    return await ctx._cache[key]
+    # one load per request, shared by every level that asks at the same time
+    return await ctx.memo("development.track_names", lambda: asyncio.ensure_future(load()))
 
 
 @register_node("TrackLevel")

@@ -271,15 +271,10 @@ async def paths_for(
     parents = await _parents(session)
     out = []
     for p in paths:
-        steps = []
-        for i, lvl in enumerate(p):
-            if i == 0:
-                continue
-            steps.append(
-                (
-                    levels[lvl],
-                    core.readiness(person, _target(details[lvl], levels[p[0]]), on, parents),
-                )
-            )
-        out.append([(levels[p[0]], None), *steps])  # type: ignore[list-item]
+        start = levels[p[0]]
+        steps: list[tuple[Any, core.Readiness | None]] = [(start, None)]
+        for lvl in p[1:]:
+            ready = core.readiness(person, _target(details[lvl], start), on, parents)
+            steps.append((levels[lvl], ready))
+        out.append(steps)
     return out
