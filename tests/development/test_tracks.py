@@ -139,3 +139,20 @@ async def test_placement_is_hr_only_and_pages_stay_flat(
         )
     )["readiness"]
     assert r["score"] == 0 and r["skills"][0]["state"] == "missing"
+
+
+async def test_another_tenants_levels_are_not_found(
+    make_tenant: Any, gql: GQL, acme: TenantInfo
+) -> None:
+    t: TenantInfo = await make_tenant(_org())
+    theirs = (
+        await gql.ok("{ careerTracks { levels { id } } }", token=acme.token("hr@acme.example"))
+    )["careerTracks"][0]["levels"][0]["id"]
+    hr = t.token("hr@t.example")
+    err = only_error(await gql(READINESS, {"e": t.gid("dev@t.example"), "l": theirs}, token=hr))
+    assert err["extensions"] == {"code": "NOT_FOUND", "field": "levelId"}
+    place = "mutation($e: ID!, $l: ID!) { placeEmployee(employeeId: $e, levelId: $l) { since } }"
+    err = only_error(await gql(place, {"e": t.gid("dev@t.example"), "l": theirs}, token=hr))
+    assert err["extensions"] == {"code": "NOT_FOUND", "field": "levelId"}
+    node = await gql("query($id: ID!) { node(id: $id) { id } }", {"id": theirs}, token=hr)
+    assert node["errors"][0]["extensions"]["code"] == "NOT_FOUND"
