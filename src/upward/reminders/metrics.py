@@ -61,6 +61,14 @@ def planned(reminders: int, lag_seconds: float) -> None:
 class NotificationCollector:
     """Reads the Redis numbers on each scrape (a handful of commands)."""
 
+    def describe(self) -> Any:
+        """The metric names, without data: the registry asks at registration (the module's
+        import), when neither Redis nor the workers package may be touched yet."""
+        yield CounterMetricFamily("upward_deliveries", "", labels=["channel", "outcome"])
+        yield CounterMetricFamily("upward_reminders_planned", "")
+        yield GaugeMetricFamily("upward_planner_lag_seconds", "")
+        yield GaugeMetricFamily("upward_queue_messages", "", labels=["queue", "state"])
+
     def collect(self) -> Any:
         settings = get_settings()
         if not settings.redis_url:
