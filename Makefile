@@ -8,7 +8,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 	2>/dev/null && { echo $$p; break; }; done)
 
-.PHONY: dev test install lint fmt schema bench bench-credentials bench-reminders clean
+.PHONY: dev test install lint fmt schema bench bench-credentials bench-reminders bench-development clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required"; exit 1; }
@@ -44,6 +44,9 @@ bench-credentials: $(STAMP)  ## compliance report + credential import table (BEN
 
 bench-reminders: $(STAMP)  ## one scheduler pass over 100 tenants / 1M credentials + in-app delivery rate (BENCH_REMINDERS_DATABASE_URL/BENCH_REDIS_URL, default: local server)
 	$(BIN)/python -m bench.reminders $(BENCH_ARGS)
+
+bench-development: $(STAMP)  ## readiness of 5,000 people against their next level + careerPaths on 200 levels (BENCH_DEVELOPMENT_DATABASE_URL/BENCH_REDIS_URL, default: local server)
+	$(BIN)/python -m bench.development $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .ruff_cache

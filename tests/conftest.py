@@ -96,6 +96,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             )
             ids.append(result.tenant_id)
         await seed_notifications(ids)
+        from tests.development.checkins_seed import seed_checkins
+
+        await seed_checkins(ids)
         await dispose_engines()
 
     asyncio.run(seed())

@@ -4,5 +4,6 @@ import workers.broker  # noqa: F401  (sets the global broker before any actor is
 from workers import (
     audit,  # noqa: F401  (registers actors)
     credentials,  # noqa: F401  (registers actors)
+    development,  # noqa: F401  (registers actors)
     reminders,  # noqa: F401  (registers actors)
 )

@@ -37,6 +37,7 @@ class Periodic:
 def periodic_jobs() -> list[Periodic]:
     from workers.audit import prune_expired
     from workers.credentials import prune_pending_evidence, record_status_events
+    from workers.development import checkin_tick, goal_reminders
     from workers.reminders import publish_events, scan_tenant, send_digests, sweep
 
     scan = get_settings().reminder_scan_seconds
@@ -51,6 +52,10 @@ def periodic_jobs() -> list[Periodic]:
         Periodic(
             "credentials.prune_pending_evidence", prune_pending_evidence, every_seconds=24 * 3600
         ),
+        # meetings ahead and the reminders before them (a meeting's reminder is minute-exact)
+        Periodic("development.checkin_tick", checkin_tick, every_seconds=60),
+        # a goal turns overdue at midnight in its owner's zone; send windows open on the hour
+        Periodic("development.goal_reminders", goal_reminders, every_seconds=3600),
     ]
 
 

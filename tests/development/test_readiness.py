@@ -12,12 +12,18 @@ from hypothesis import strategies as st
 
 from upward.development.readiness import (
     HeldCredential,
+    MentorOption,
     Person,
+    ResourceOption,
     SkillExpectation,
     Target,
     career_paths,
     effective_skills,
+    gap_weights,
+    rank_mentors,
+    rank_resources,
     readiness,
+    suggest,
 )
 
 ON = date(2027, 3, 1)
@@ -195,3 +201,152 @@ def test_paths_by_hand_ladders_with_a_lateral_link() -> None:
     assert career_paths(g, "IC2", "IC2") == [["IC2"]]
     diamond = {1: [2, 3], 2: [4], 3: [4], 4: [5], 5: []}
     assert career_paths(diamond, 1, 5, 5) == [[1, 2, 4, 5], [1, 3, 4, 5]]
+
+
+# --- suggestions: mentors and learning resources ranked by the gaps they cover ----------------
+
+
+PEOPLE = [uuid.UUID(int=1000 + i) for i in range(6)]
+gaps_st = st.dictionaries(
+    st.sampled_from(SKILLS), st.sampled_from([0.5, 1.0, 2.0, 3.0, 4.0]), max_size=6
+)
+skill_sets = st.frozensets(st.sampled_from(SKILLS), max_size=5)
+mentor_st = st.builds(
+    MentorOption,
+    st.sampled_from(PEOPLE),
+    skill_sets,
+    st.integers(0, 3),
+    st.integers(0, 4),
+    st.booleans(),
+)
+mentors_st = st.lists(mentor_st, max_size=8, unique_by=lambda m: m.employee_id)
+resource_st = st.builds(
+    ResourceOption,
+    st.uuids(),
+    st.text(alphabet="abc", min_size=1, max_size=4),
+    skill_sets,
+    st.none() | st.sampled_from(TYPES),
+)
+
+
+@FAST
+@given(gaps_st, mentors_st, st.none() | st.sampled_from(PEOPLE), st.integers(1, 8))
+def test_mentor_ranking_covers_gaps_and_skips_who_cannot_mentor(
+    gaps: dict, mentors: list, mentee: uuid.UUID | None, limit: int
+) -> None:
+    got = rank_mentors(gaps, mentors, exclude=mentee, limit=limit)
+    by_id = {m.employee_id: m for m in mentors}
+    total = sum(gaps.values())
+    assert len(got) <= limit
+    assert [m.score for m in got] == sorted((m.score for m in got), reverse=True)
+    for match in got:
+        m = by_id[match.employee_id]
+        assert match.employee_id != mentee and m.active and m.open_slots > 0
+        assert match.covered and set(match.covered) == set(gaps) & m.skill_ids
+        assert [gaps[s] for s in match.covered] == sorted(
+            (gaps[s] for s in match.covered), reverse=True
+        )
+        assert 0 < match.score <= 100
+        assert (match.score == 100) == (set(gaps) <= m.skill_ids)
+        assert abs(match.score - 100 * sum(gaps[s] for s in match.covered) / total) < 0.01
+    # whoever could mentor and is left out ranks no better than the last one listed
+    eligible = [
+        m
+        for m in mentors
+        if m.employee_id != mentee and m.active and m.open_slots > 0 and m.skill_ids & set(gaps)
+    ]
+    assert len(got) == min(limit, len(eligible))
+    # a prefix of the full ranking, whatever the limit
+    assert got == rank_mentors(gaps, mentors, exclude=mentee, limit=100)[:limit]
+
+
+@FAST
+@given(gaps_st, mentors_st, st.integers(0, 5), st.sampled_from(SKILLS))
+def test_teaching_another_skill_never_lowers_a_mentors_score(
+    gaps: dict, mentors: list, pick: int, skill: uuid.UUID
+) -> None:
+    if not mentors:
+        return
+    m = mentors[pick % len(mentors)]
+    better = MentorOption(
+        m.employee_id, m.skill_ids | {skill}, m.capacity, m.active_mentees, m.active
+    )
+
+    def score(options: list) -> float:
+        got = rank_mentors(gaps, options, limit=100)
+        return next((x.score for x in got if x.employee_id == m.employee_id), 0.0)
+
+    assert score([better]) >= score([m])
+
+
+@FAST
+@given(
+    gaps_st,
+    st.lists(resource_st, max_size=8),
+    st.lists(st.sampled_from(TYPES), max_size=3, unique=True),
+    st.integers(1, 8),
+)
+def test_resource_ranking_covers_gaps_and_missing_credentials(
+    gaps: dict, resources: list, missing: list, limit: int
+) -> None:
+    got = rank_resources(gaps, resources, missing_credentials=missing, limit=limit)
+    by_id = {r.resource_id: r for r in resources}
+    assert len(got) <= limit
+    assert [m.score for m in got] == sorted((m.score for m in got), reverse=True)
+    for match in got:
+        res = by_id[match.resource_id]
+        assert set(match.covered) == set(gaps) & res.skill_ids
+        assert match.credential_type_id == (
+            res.credential_type_id if res.credential_type_id in missing else None
+        )
+        assert match.covered or match.credential_type_id is not None
+        assert 0 < match.score <= 100
+    assert got == rank_resources(gaps, resources, missing_credentials=missing, limit=100)[:limit]
+
+
+@FAST
+@given(persons, targets, parents_st, mentors_st, st.lists(resource_st, max_size=6))
+def test_suggestions_are_for_what_is_not_met(
+    p: Person, t: Target, parents: dict, mentors: list, resources: list
+) -> None:
+    r = suggest(readiness(p, t, ON, parents), resources, mentors, mentee=PEOPLE[0])
+    assert r.suggestions is not None
+    gaps = gap_weights(r)
+    assert set(gaps) == {s.skill_id for s in r.skills if s.state != "met"}
+    if r.ready:
+        assert r.suggestions.resources == () and r.suggestions.mentors == ()
+    for m in r.suggestions.mentors:
+        assert m.employee_id != PEOPLE[0] and set(m.covered) <= set(gaps)
+    missing = {c.credential_type_id for c in r.credentials if c.state != "held"}
+    for res in r.suggestions.resources:
+        assert set(res.covered) <= set(gaps)
+        assert res.credential_type_id is None or res.credential_type_id in missing
+
+
+def test_by_hand_the_largest_gap_weighs_most() -> None:
+    a, b, c = SKILLS[:3]
+    target = Target((SkillExpectation(a, 4), SkillExpectation(b, 2), SkillExpectation(c, 3)))
+    r = readiness(Person({a: 3}), target, ON)  # gaps: a 1, b 2, c 3
+    assert gap_weights(r) == {a: 1, b: 2, c: 3}
+    teaches_c, teaches_ab, full, paused = PEOPLE[1:5]
+    mentors = [
+        MentorOption(teaches_ab, frozenset({a, b}), 2, 0),
+        MentorOption(teaches_c, frozenset({c}), 1, 0),
+        MentorOption(full, frozenset({a, b, c}), 1, 1),
+        MentorOption(paused, frozenset({a, b, c}), 3, 0, active=False),
+        MentorOption(PEOPLE[0], frozenset({a, b, c}), 3, 0),  # the mentee
+    ]
+    got = rank_mentors(gap_weights(r), mentors, exclude=PEOPLE[0])
+    # a tie at 50: more open slots first
+    assert [(m.employee_id, m.covered, m.score) for m in got] == [
+        (teaches_ab, (b, a), 50.0),
+        (teaches_c, (c,), 50.0),
+    ]
+    cert = ResourceOption(uuid.UUID(int=9), "Card course", frozenset(), TYPES[0])
+    course = ResourceOption(uuid.UUID(int=8), "C course", frozenset({c}), None)
+    r2 = readiness(Person({a: 3}), Target(target.skills, (TYPES[0],)), ON)
+    got_r = rank_resources(gap_weights(r2), [cert, course], missing_credentials=[TYPES[0]])
+    assert [(x.resource_id, x.score) for x in got_r] == [
+        (course.resource_id, 42.86),
+        (cert.resource_id, 14.29),
+    ]

@@ -176,6 +176,14 @@ def credential_events_sql(kind: str, key: str, *, extra: str = "", source: str) 
     """
 
 
+async def complete_certifications(session: Executor, ids: Sequence[uuid.UUID]) -> None:
+    """New credentials complete the IDP certification activities they satisfy (same
+    transaction: the plan shows it as soon as the credential is recorded)."""
+    from upward.development.plans import complete_certifications as complete
+
+    await complete(session, list(ids))
+
+
 async def record_created_events(
     session: Executor, ids: Sequence[uuid.UUID], *, source: str
 ) -> None:
@@ -191,6 +199,7 @@ async def record_created_events(
             kind, f"'{kind}:' || c.id", extra=f"{extra}, 'source', '{source}'", source=where + cond
         )
         await fetch(session, sql, list(ids))
+    await complete_certifications(session, ids)
 
 
 async def record_status_events(session: Executor, principal: Principal) -> int:
@@ -1102,6 +1111,7 @@ async def create_credential(session: Executor, principal: Principal, data: Crede
         key=f"credential.created:{row.id}",
         payload=_event_payload(row, verification=verification),
     )
+    await complete_certifications(session, [row.id])
     if verification == "verified":  # HR vouched for it on entry
         await record_event(
             session,

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from upward import clock
 from upward.credentials.service import EXTERNAL_ID_SCHEME
+from upward.development import checkins, plans_manifest
 from upward.development.models import (
     CredentialTypeSkill,
     EmployeeSkill,
@@ -150,6 +151,12 @@ def validate_sections(
         "skill_grants": grants,
         "employee_skills": ratings,
         **validate_tracks(c, data, set(names), type_names, emails),
+        **validate_feedback(c, data, set(names), emails),
+        **validate_mentorship(c, data, set(names), type_names, emails),
+        **checkins.validate_manifest(c, data, emails),
+        **plans_manifest.validate_manifest(
+            c, data, emails, set(names), {t.lower() for t in type_names}
+        ),
     }
 
 
@@ -234,6 +241,10 @@ async def apply_development(
                 result.count("updated", "skills")
     await _apply_grants_and_ratings(session, sections, tenant_id=tenant_id, result=result)
     await apply_tracks(session, sections, tenant_id=tenant_id, result=result)
+    await apply_feedback(session, sections, tenant_id=tenant_id, result=result)
+    await apply_mentorship(session, sections, tenant_id=tenant_id, result=result)
+    await checkins.apply_manifest(session, sections, tenant_id=tenant_id, result=result)
+    await plans_manifest.apply_manifest(session, sections, tenant_id=tenant_id, result=result)
     levels = sections.get("proficiency_levels", [])
     if levels:
         have = [
@@ -612,3 +623,572 @@ async def apply_tracks(
             )
         )
         result.count("created" if cur is None else "updated", "employee_levels")
+
+
+# --- feedback ---------------------------------------------------------------------------------
+# `hr_reads_feedback` (top level), `[[feedback_requests]]` (with `[[feedback_requests.answers]]`)
+# and `[[feedback]]`: demo data mostly. Requests match by requester and message, feedback by
+# giver, recipient and body; both are created once and never updated by a later apply.
+
+FEEDBACK_REQUEST_KEYS = {
+    "requester",
+    "responders",
+    "skill",
+    "message",
+    "due_on",
+    "status",
+    "declined",
+    "answers",
+}
+FEEDBACK_ANSWER_KEYS = {"responder", "body", "visibility"}
+FEEDBACK_KEYS = {"giver", "recipient", "body", "visibility", "skill"}
+
+
+def validate_feedback(
+    c: Any, data: dict[str, Any], skill_names: set[str], emails: set[str]
+) -> dict[str, list[dict[str, Any]]]:
+    from upward.development.feedback import MAX_BODY, MAX_MESSAGE, MAX_RESPONDERS
+    from upward.development.models import FEEDBACK_VISIBILITIES
+    from upward.tenancy.manifest import _date
+
+    out: dict[str, list[dict[str, Any]]] = {"feedback_requests": [], "feedback": []}
+    if "hr_reads_feedback" in data:
+        value = data["hr_reads_feedback"]
+        if not isinstance(value, bool):
+            c.error("tenant", "'hr_reads_feedback' must be true or false")
+        out["feedback_settings"] = [{"hr_reads_feedback": bool(value)}]
+
+    def person(entry: str, d: dict[str, Any], key: str) -> Any:
+        who = d.get(key)
+        if who not in emails:
+            c.error(entry, f"{key!r} must be the email of an employee in this file")
+        return who
+
+    def skill(entry: str, d: dict[str, Any]) -> Any:
+        name = c.string(entry, d, "skill")
+        if name is not None and name.lower() not in skill_names:
+            c.error(entry, f"skill {name!r} is not declared in this file")
+        return name
+
+    def visibility(entry: str, d: dict[str, Any]) -> str:
+        value = d.get("visibility", "recipient")
+        if value not in FEEDBACK_VISIBILITIES:
+            c.error(entry, "'visibility' must be 'recipient' or 'recipient_and_manager'")
+        return value
+
+    for i, d in enumerate(c.tables(data, "feedback_requests")):
+        entry = f"feedback_requests[{i}]"
+        c.keys(entry, d, FEEDBACK_REQUEST_KEYS)
+        requester = person(entry, d, "requester")
+        responders = d.get("responders")
+        if (
+            not isinstance(responders, list)
+            or not 1 <= len(responders) <= MAX_RESPONDERS
+            or len(set(responders)) != len(responders)
+            or not all(r in emails and r != requester for r in responders)
+        ):
+            c.error(
+                entry,
+                f"'responders' must be 1 to {MAX_RESPONDERS} distinct emails of other "
+                "employees in this file",
+            )
+            responders = []
+        declined = d.get("declined", [])
+        if not isinstance(declined, list) or not set(declined) <= set(responders):
+            c.error(entry, "'declined' must list some of the 'responders'")
+            declined = []
+        status = d.get("status", "open")
+        if status not in ("open", "closed"):
+            c.error(entry, "'status' must be 'open' or 'closed'")
+        answers = []
+        for j, a in enumerate(d.get("answers", [])):
+            ae = f"{entry}.answers[{j}]"
+            if not isinstance(a, dict):
+                c.error(ae, "must be a table")
+                continue
+            c.keys(ae, a, FEEDBACK_ANSWER_KEYS)
+            who = a.get("responder")
+            if who not in responders or who in declined or who in {x["responder"] for x in answers}:
+                c.error(ae, "'responder' must be one of the 'responders', once, not declined")
+            answers.append(
+                {
+                    "responder": who,
+                    "body": c.string(ae, a, "body", required=True, max_len=MAX_BODY),
+                    "visibility": visibility(ae, a),
+                }
+            )
+        out["feedback_requests"].append(
+            {
+                "requester": requester,
+                "responders": responders,
+                "skill": skill(entry, d),
+                "message": c.string(entry, d, "message", required=True, max_len=MAX_MESSAGE),
+                "due_on": _date(c, entry, d, "due_on", relative=True),
+                "status": status,
+                "declined": declined,
+                "answers": answers,
+            }
+        )
+        if out["feedback_requests"][-1]["skill"] is None:
+            c.error(entry, "'skill' is required (what the feedback is about)")
+    for i, d in enumerate(c.tables(data, "feedback")):
+        entry = f"feedback[{i}]"
+        c.keys(entry, d, FEEDBACK_KEYS)
+        giver, recipient = person(entry, d, "giver"), person(entry, d, "recipient")
+        if giver is not None and giver == recipient:
+            c.error(entry, "'giver' and 'recipient' must be two people")
+        out["feedback"].append(
+            {
+                "giver": giver,
+                "recipient": recipient,
+                "body": c.string(entry, d, "body", required=True, max_len=MAX_BODY),
+                "visibility": visibility(entry, d),
+                "skill": skill(entry, d),
+            }
+        )
+    return out
+
+
+async def apply_feedback(
+    session: AsyncSession,
+    sections: dict[str, list[dict[str, Any]]],
+    *,
+    tenant_id: uuid.UUID,
+    result: Any,
+) -> None:
+    from datetime import timedelta
+
+    from upward.development.models import (
+        Feedback,
+        FeedbackRequest,
+        FeedbackRequestResponder,
+        FeedbackSettings,
+    )
+
+    t_set, t_req = FeedbackSettings.__table__, FeedbackRequest.__table__
+    t_resp, t_fb = FeedbackRequestResponder.__table__, Feedback.__table__
+    for s in sections.get("feedback_settings", []):
+        row = (
+            await session.execute(sa.select(t_set).where(t_set.c.tenant_id == tenant_id))
+        ).first()
+        if row is not None and row.hr_reads_feedback == s["hr_reads_feedback"]:
+            continue
+        stmt = pg_insert(t_set).values(
+            tenant_id=tenant_id, hr_reads_feedback=s["hr_reads_feedback"]
+        )
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["tenant_id"],
+                set_={"hr_reads_feedback": s["hr_reads_feedback"], "updated_at": clock.now()},
+            )
+        )
+        result.count("created" if row is None else "updated", "feedback_settings")
+    requests, given = sections.get("feedback_requests", []), sections.get("feedback", [])
+    if not requests and not given:
+        return
+
+    async def ids(sql: str) -> dict[str, uuid.UUID]:
+        rows = (await session.execute(sa.text(sql), {"t": tenant_id})).all()
+        return {r[0].lower(): r[1] for r in rows}
+
+    people = await ids("select email, id from employees where tenant_id = :t")
+    skills = await ids("select name, id from skills where tenant_id = :t")
+    tz = (
+        await session.execute(
+            sa.text("select timezone from tenants where id = :t"), {"t": tenant_id}
+        )
+    ).scalar_one()
+    today = clock.today(tz)
+    for r in requests:
+        requester = people[r["requester"].lower()]
+        found = (
+            await session.execute(
+                sa.select(t_req.c.id).where(
+                    t_req.c.tenant_id == tenant_id,
+                    t_req.c.requester_id == requester,
+                    t_req.c.message == r["message"],
+                )
+            )
+        ).first()
+        if found is not None:
+            continue
+        due = r["due_on"]
+        if isinstance(due, int):
+            due = today + timedelta(days=due)
+        request_id = uuid.uuid4()
+        await session.execute(
+            sa.insert(t_req).values(
+                tenant_id=tenant_id,
+                id=request_id,
+                requester_id=requester,
+                skill_id=skills[r["skill"].lower()],
+                message=r["message"],
+                due_on=due,
+                status=r["status"],
+            )
+        )
+        answered = {a["responder"] for a in r["answers"]}
+        await session.execute(
+            sa.insert(t_resp),
+            [
+                {
+                    "tenant_id": tenant_id,
+                    "request_id": request_id,
+                    "responder_id": people[who.lower()],
+                    "status": "declined"
+                    if who in r["declined"]
+                    else "given"
+                    if who in answered
+                    else "pending",
+                    "responded_at": clock.now()
+                    if who in r["declined"] or who in answered
+                    else None,
+                }
+                for who in r["responders"]
+            ],
+        )
+        for a in r["answers"]:
+            await session.execute(
+                sa.insert(t_fb).values(
+                    tenant_id=tenant_id,
+                    giver_id=people[a["responder"].lower()],
+                    recipient_id=requester,
+                    request_id=request_id,
+                    skill_id=skills[r["skill"].lower()],
+                    body=a["body"],
+                    visibility=a["visibility"],
+                )
+            )
+        result.count("created", "feedback_requests")
+    for f in given:
+        values = {
+            "giver_id": people[f["giver"].lower()],
+            "recipient_id": people[f["recipient"].lower()],
+            "body": f["body"],
+        }
+        found = (
+            await session.execute(
+                sa.select(t_fb.c.id).filter_by(tenant_id=tenant_id, **values).limit(1)
+            )
+        ).first()
+        if found is not None:
+            continue
+        await session.execute(
+            sa.insert(t_fb).values(
+                tenant_id=tenant_id,
+                **values,
+                visibility=f["visibility"],
+                skill_id=skills[f["skill"].lower()] if f["skill"] else None,
+            )
+        )
+        result.count("created", "feedback")
+
+
+# --- mentorship and learning resources ---------------------------------------------------------
+# `[[mentors]]` (opt-ins: employee, capacity, skills, bio, active), `[[learning_resources]]` (the
+# catalog, matched by title and updated to what the file says) and `[[mentorships]]` (demo data:
+# created once per mentor and mentee, then left to the people in it).
+
+MENTOR_KEYS = {"employee", "capacity", "skills", "bio", "active"}
+RESOURCE_KEYS = {
+    "title",
+    "kind",
+    "url",
+    "provider",
+    "description",
+    "duration_hours",
+    "skills",
+    "credential_type",
+    "status",
+}
+MENTORSHIP_KEYS = {"mentor", "mentee", "status", "skills", "message"}
+
+
+def validate_mentorship(
+    c: Any, data: dict[str, Any], skill_names: set[str], type_names: set[str], emails: set[str]
+) -> dict[str, list[dict[str, Any]]]:
+    from upward.development.mentorship import MAX_BIO, MAX_CAPACITY, MAX_MESSAGE
+    from upward.development.models import RESOURCE_KINDS
+
+    def skill_list(entry: str, d: dict[str, Any]) -> list[str]:
+        raw = d.get("skills", [])
+        if not isinstance(raw, list) or not all(isinstance(s, str) for s in raw):
+            c.error(entry, "'skills' must be an array of [[skills]] names")
+            return []
+        for s in raw:
+            if s.lower() not in skill_names:
+                c.error(entry, f"skill {s!r} is not declared in this file")
+        return list(dict.fromkeys(s for s in raw if s.lower() in skill_names))
+
+    mentors: list[dict[str, Any]] = []
+    by_mentor: dict[str, dict[str, Any]] = {}
+    for i, d in enumerate(c.tables(data, "mentors")):
+        entry = f"mentors[{i}]"
+        c.keys(entry, d, MENTOR_KEYS)
+        who = d.get("employee")
+        if who not in emails:
+            c.error(entry, "'employee' must be the email of an employee in this file")
+        elif who.lower() in by_mentor:
+            c.error(entry, f"{who} is listed twice")
+        cap = d.get("capacity")
+        if not isinstance(cap, int) or isinstance(cap, bool) or not 0 <= cap <= MAX_CAPACITY:
+            c.error(entry, f"'capacity' must be an integer from 0 to {MAX_CAPACITY}")
+            cap = 0
+        skills = skill_list(entry, d)
+        if not skills:
+            c.error(entry, "a mentor names at least one skill")
+        active = d.get("active", True)
+        if not isinstance(active, bool):
+            c.error(entry, "'active' must be true or false")
+        m = {
+            "employee": who,
+            "capacity": cap,
+            "skills": skills,
+            "bio": c.string(entry, d, "bio", max_len=MAX_BIO),
+            "active": bool(active),
+        }
+        mentors.append(m)
+        if isinstance(who, str):
+            by_mentor[who.lower()] = m
+    resources: list[dict[str, Any]] = []
+    titles: set[str] = set()
+    for i, d in enumerate(c.tables(data, "learning_resources")):
+        entry = f"learning_resources[{i}]"
+        c.keys(entry, d, RESOURCE_KEYS)
+        title = c.string(entry, d, "title", required=True, max_len=300)
+        if title is not None:
+            if title.lower() in titles:
+                c.error(entry, f"title {title!r} appears twice")
+            titles.add(title.lower())
+        kind = d.get("kind")
+        if kind not in RESOURCE_KINDS:
+            c.error(entry, f"'kind' must be one of {', '.join(RESOURCE_KINDS)}")
+        url = c.string(entry, d, "url", max_len=2000)
+        if url is not None and not url.startswith(("http://", "https://")):
+            c.error(entry, "'url' must be an http(s) URL")
+        hours = d.get("duration_hours")
+        if hours is not None and (
+            not isinstance(hours, int) or isinstance(hours, bool) or not 0 < hours <= 10_000
+        ):
+            c.error(entry, "'duration_hours' must be an integer from 1 to 10000")
+        ctype = c.string(entry, d, "credential_type")
+        if ctype is not None:
+            if ctype not in type_names:
+                c.error(entry, f"credential_type {ctype!r} is not declared in this manifest")
+            if kind != "certification":
+                c.error(entry, "only a certification names a credential_type")
+        status = d.get("status", "active")
+        if status not in ("active", "retired"):
+            c.error(entry, "'status' must be 'active' or 'retired'")
+        resources.append(
+            {
+                "title": title,
+                "kind": kind,
+                "url": url,
+                "provider": c.string(entry, d, "provider", max_len=200),
+                "description": c.string(entry, d, "description", max_len=4000),
+                "duration_hours": hours,
+                "skills": skill_list(entry, d),
+                "credential_type": ctype,
+                "status": status,
+            }
+        )
+    pairs: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
+    active_of: dict[str, int] = {}
+    for i, d in enumerate(c.tables(data, "mentorships")):
+        entry = f"mentorships[{i}]"
+        c.keys(entry, d, MENTORSHIP_KEYS)
+        mentor, mentee = d.get("mentor"), d.get("mentee")
+        for key, who in (("mentor", mentor), ("mentee", mentee)):
+            if who not in emails:
+                c.error(entry, f"{key!r} must be the email of an employee in this file")
+        if not isinstance(mentor, str) or not isinstance(mentee, str):
+            continue
+        if mentor.lower() == mentee.lower():
+            c.error(entry, "a mentor cannot mentor themselves")
+        if (mentor.lower(), mentee.lower()) in seen:
+            c.error(entry, "the pair is listed twice")
+        seen.add((mentor.lower(), mentee.lower()))
+        profile = by_mentor.get(mentor.lower())
+        if profile is None or not profile["active"]:
+            c.error(entry, f"{mentor} needs an active [[mentors]] entry")
+        status = d.get("status", "requested")
+        if status not in ("requested", "active"):
+            c.error(entry, "'status' must be 'requested' or 'active'")
+        skills = skill_list(entry, d)
+        taught = {s.lower() for s in (profile or {}).get("skills", [])}
+        for s in skills:
+            if s.lower() not in taught:
+                c.error(entry, f"{mentor} does not mentor {s!r} (not in their [[mentors]] skills)")
+        if status == "active":
+            active_of[mentor.lower()] = active_of.get(mentor.lower(), 0) + 1
+            if profile is not None and active_of[mentor.lower()] > profile["capacity"]:
+                c.error(entry, f"{mentor} has more active mentees than their capacity")
+        pairs.append(
+            {
+                "mentor": mentor,
+                "mentee": mentee,
+                "status": status,
+                "skills": skills,
+                "message": c.string(entry, d, "message", max_len=MAX_MESSAGE),
+            }
+        )
+    return {"mentors": mentors, "learning_resources": resources, "mentorships": pairs}
+
+
+async def apply_mentorship(
+    session: AsyncSession,
+    sections: dict[str, list[dict[str, Any]]],
+    *,
+    tenant_id: uuid.UUID,
+    result: Any,
+) -> None:
+    from upward.development.models import (
+        LearningResource,
+        LearningResourceSkill,
+        MentorProfile,
+        Mentorship,
+        MentorSkill,
+    )
+
+    mentors = sections.get("mentors", [])
+    resources = sections.get("learning_resources", [])
+    pairs = sections.get("mentorships", [])
+    if not mentors and not resources and not pairs:
+        return
+    tp, tms, tr, trs, tm = (
+        MentorProfile.__table__,
+        MentorSkill.__table__,
+        LearningResource.__table__,
+        LearningResourceSkill.__table__,
+        Mentorship.__table__,
+    )
+
+    async def ids(sql: str) -> dict[str, uuid.UUID]:
+        rows = (await session.execute(sa.text(sql), {"t": tenant_id})).all()
+        return {r[0].lower(): r[1] for r in rows}
+
+    skills = await ids("select name, id from skills where tenant_id = :t")
+    people = await ids("select email, id from employees where tenant_id = :t")
+    now = clock.now()
+    for m in mentors:
+        eid = people[m["employee"].lower()]
+        values = {"capacity": m["capacity"], "bio": m["bio"], "active": m["active"]}
+        cur = (
+            await session.execute(
+                sa.select(tp).where(tp.c.tenant_id == tenant_id, tp.c.employee_id == eid)
+            )
+        ).first()
+        want = {skills[s.lower()] for s in m["skills"]}
+        have = {
+            r[0]
+            for r in (
+                await session.execute(
+                    sa.select(tms.c.skill_id).where(
+                        tms.c.tenant_id == tenant_id, tms.c.employee_id == eid
+                    )
+                )
+            ).all()
+        }
+        if cur is None:
+            await session.execute(
+                sa.insert(tp).values(tenant_id=tenant_id, employee_id=eid, **values)
+            )
+            result.count("created", "mentors")
+        elif any(getattr(cur, k) != v for k, v in values.items()) or have != want:
+            await session.execute(
+                sa.update(tp)
+                .where(tp.c.tenant_id == tenant_id, tp.c.employee_id == eid)
+                .values(**values, updated_at=now)
+            )
+            result.count("updated", "mentors")
+        if have != want:
+            await session.execute(
+                sa.delete(tms).where(tms.c.tenant_id == tenant_id, tms.c.employee_id == eid)
+            )
+            await session.execute(
+                sa.insert(tms),
+                [{"tenant_id": tenant_id, "employee_id": eid, "skill_id": s} for s in sorted(want)],
+            )
+    if resources:
+        types = await ids("select name, id from credential_types where tenant_id = :t")
+        existing = {
+            r.title.lower(): r
+            for r in (await session.execute(sa.select(tr).where(tr.c.tenant_id == tenant_id)))
+        }
+        for res in resources:
+            values = {
+                "title": res["title"],
+                "kind": res["kind"],
+                "url": res["url"],
+                "provider": res["provider"],
+                "description": res["description"],
+                "duration_hours": res["duration_hours"],
+                "credential_type_id": types[res["credential_type"].lower()]
+                if res["credential_type"]
+                else None,
+                "status": res["status"],
+            }
+            cur = existing.get(res["title"].lower())
+            want = {skills[s.lower()] for s in res["skills"]}
+            if cur is None:
+                rid = uuid.uuid4()
+                await session.execute(sa.insert(tr).values(tenant_id=tenant_id, id=rid, **values))
+                have: set[uuid.UUID] = set()
+                result.count("created", "learning_resources")
+            else:
+                rid = cur.id
+                have = {
+                    r[0]
+                    for r in (
+                        await session.execute(
+                            sa.select(trs.c.skill_id).where(
+                                trs.c.tenant_id == tenant_id, trs.c.resource_id == rid
+                            )
+                        )
+                    ).all()
+                }
+                if any(getattr(cur, k) != v for k, v in values.items()) or have != want:
+                    await session.execute(
+                        sa.update(tr)
+                        .where(tr.c.tenant_id == tenant_id, tr.c.id == rid)
+                        .values(**values, updated_at=now)
+                    )
+                    result.count("updated", "learning_resources")
+            if have != want:
+                await session.execute(
+                    sa.delete(trs).where(trs.c.tenant_id == tenant_id, trs.c.resource_id == rid)
+                )
+                if want:
+                    await session.execute(
+                        sa.insert(trs),
+                        [
+                            {"tenant_id": tenant_id, "resource_id": rid, "skill_id": s}
+                            for s in sorted(want)
+                        ],
+                    )
+    for p in pairs:
+        mentor, mentee = people[p["mentor"].lower()], people[p["mentee"].lower()]
+        found = (
+            await session.execute(
+                sa.select(tm.c.id)
+                .where(tm.c.tenant_id == tenant_id, tm.c.mentor_id == mentor)
+                .where(tm.c.mentee_id == mentee)
+                .limit(1)
+            )
+        ).first()
+        if found is not None:
+            continue
+        await session.execute(
+            sa.insert(tm).values(
+                tenant_id=tenant_id,
+                mentor_id=mentor,
+                mentee_id=mentee,
+                status=p["status"],
+                skill_ids=[skills[s.lower()] for s in p["skills"]],
+                message=p["message"],
+                responded_at=now if p["status"] == "active" else None,
+            )
+        )
+        result.count("created", "mentorships")

@@ -18,6 +18,11 @@ giving the person more (a skill, a higher rating, a credential) never lowers it.
 `career_paths(graph, start, target, k)` returns up to `k` shortest simple paths (no level twice)
 through the graph of possible moves (next levels in a track, lateral links), shortest first
 (Yen's algorithm over breadth-first searches; ties in a stable order).
+
+Suggestions: `gap_weights(readiness)` weighs each skill that is not met by its gap (times the
+skill's weight); `rank_mentors` and `rank_resources` rank mentors and learning resources by the
+share of that weight they cover (a certification resource also covers its credential type when
+the target requires it and it is not held); `suggest` puts both on a readiness.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from __future__ import annotations
 import uuid
 from collections import deque
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import TypeVar
 
@@ -99,6 +104,7 @@ class Readiness:
     skills: tuple[SkillCheck, ...]
     credentials: tuple[CredentialCheck, ...]
     time_in_level: TimeCheck
+    suggestions: Suggestions | None = None  # filled by `suggest`, from plain options
 
     @property
     def ready(self) -> bool:
@@ -248,3 +254,141 @@ def career_paths(
         candidates.sort(key=lambda p: (len(p), [str(n) for n in p]))
         found.append(candidates.pop(0))
     return found
+
+
+# --- suggestions: mentors and learning resources for the gaps ----------------------------------
+
+
+@dataclass(frozen=True)
+class MentorOption:
+    """An opted-in mentor as the ranking sees them."""
+
+    employee_id: uuid.UUID
+    skill_ids: frozenset[uuid.UUID]
+    capacity: int
+    active_mentees: int
+    active: bool = True
+
+    @property
+    def open_slots(self) -> int:
+        return max(0, self.capacity - self.active_mentees)
+
+
+@dataclass(frozen=True)
+class ResourceOption:
+    """A learning resource as the ranking sees it (active ones only are passed in)."""
+
+    resource_id: uuid.UUID
+    title: str
+    skill_ids: frozenset[uuid.UUID]
+    credential_type_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class MentorMatch:
+    employee_id: uuid.UUID
+    covered: tuple[uuid.UUID, ...]  # the gap skills the mentor teaches, largest gap first
+    score: float  # 0-100: the share of the gap weight covered
+    open_slots: int
+
+
+@dataclass(frozen=True)
+class ResourceMatch:
+    resource_id: uuid.UUID
+    covered: tuple[uuid.UUID, ...]  # gap skills it is tagged with, largest gap first
+    credential_type_id: uuid.UUID | None  # the missing credential it leads to, if any
+    score: float  # 0-100: the share of the gap weight (skills and credentials) covered
+
+
+@dataclass(frozen=True)
+class Suggestions:
+    resources: tuple[ResourceMatch, ...] = ()
+    mentors: tuple[MentorMatch, ...] = ()
+
+
+def gap_weights(r: Readiness) -> dict[uuid.UUID, float]:
+    """Each skill that is not met, weighted by its gap times the skill's weight."""
+    return {s.skill_id: s.gap * s.weight for s in r.skills if s.state != "met" and s.gap > 0}
+
+
+def _covered(gaps: Mapping[uuid.UUID, float], skills: frozenset[uuid.UUID]) -> list[uuid.UUID]:
+    return sorted((s for s in gaps if s in skills), key=lambda s: (-gaps[s], str(s)))
+
+
+def rank_mentors(
+    gaps: Mapping[uuid.UUID, float],
+    mentors: Iterable[MentorOption],
+    *,
+    exclude: uuid.UUID | None = None,
+    limit: int = 5,
+) -> list[MentorMatch]:
+    """Mentors who teach at least one gap skill, best coverage first: the share of the gap
+    weight they cover, then more open slots, then a stable order. Never `exclude` (the mentee),
+    an inactive mentor or one without an open slot."""
+    total = sum(w for w in gaps.values() if w > 0)
+    if total <= 0 or limit <= 0:
+        return []
+    found = []
+    seen: set[uuid.UUID] = set()
+    for m in mentors:
+        if m.employee_id == exclude or not m.active or m.open_slots <= 0 or m.employee_id in seen:
+            continue
+        covered = [s for s in _covered(gaps, m.skill_ids) if gaps[s] > 0]
+        if not covered:
+            continue
+        seen.add(m.employee_id)
+        score = 100.0 * sum(gaps[s] for s in covered) / total
+        found.append(MentorMatch(m.employee_id, tuple(covered), round(score, 2), m.open_slots))
+    found.sort(key=lambda x: (-x.score, -x.open_slots, str(x.employee_id)))
+    return found[:limit]
+
+
+def rank_resources(
+    gaps: Mapping[uuid.UUID, float],
+    resources: Iterable[ResourceOption],
+    *,
+    missing_credentials: Iterable[uuid.UUID] = (),
+    limit: int = 5,
+) -> list[ResourceMatch]:
+    """Resources tagged with a gap skill, or leading to a missing credential type (weight 1
+    each), best coverage first, then by title."""
+    creds = set(missing_credentials)
+    total = sum(w for w in gaps.values() if w > 0) + len(creds)
+    if total <= 0 or limit <= 0:
+        return []
+    found: list[tuple[ResourceMatch, str]] = []
+    seen: set[uuid.UUID] = set()
+    for res in resources:
+        if res.resource_id in seen:
+            continue
+        covered = [s for s in _covered(gaps, res.skill_ids) if gaps[s] > 0]
+        cred = res.credential_type_id if res.credential_type_id in creds else None
+        if not covered and cred is None:
+            continue
+        seen.add(res.resource_id)
+        got = sum(gaps[s] for s in covered) + (1 if cred is not None else 0)
+        match = ResourceMatch(res.resource_id, tuple(covered), cred, round(100.0 * got / total, 2))
+        found.append((match, res.title.lower()))
+    found.sort(key=lambda x: (-x[0].score, x[1], str(x[0].resource_id)))
+    return [m for m, _ in found[:limit]]
+
+
+def suggest(
+    r: Readiness,
+    resources: Iterable[ResourceOption],
+    mentors: Iterable[MentorOption],
+    *,
+    mentee: uuid.UUID | None,
+    limit: int = 5,
+) -> Readiness:
+    """The readiness with its suggested next steps: resources and mentors for what is not met
+    (nothing when it is all met)."""
+    gaps = gap_weights(r)
+    missing = [c.credential_type_id for c in r.credentials if c.state != "held"]
+    return replace(
+        r,
+        suggestions=Suggestions(
+            tuple(rank_resources(gaps, resources, missing_credentials=missing, limit=limit)),
+            tuple(rank_mentors(gaps, mentors, exclude=mentee, limit=limit)),
+        ),
+    )

@@ -40,6 +40,7 @@ from upward.graphql.selection import Selection
 
 if TYPE_CHECKING:
     from upward.credentials.schema import Credential, CredentialType
+    from upward.development.mentorship_schema import ReadinessSuggestions
     from upward.people.schema import Employee
 
 PAGE_DOC = "Relay pagination: `first` (at most 100) with `after`, or `last` with `before`."
@@ -632,12 +633,22 @@ async def _level_nodes(ctx: Any, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
     return {r.id: level_obj(r, names.get(r.track_id, "")) for r in rows if r is not None}
 
 
+@strawberry.enum
+class CareerTrackStatus(enum.Enum):
+    ACTIVE = "active"
+    RETIRED = "retired"
+
+
 @strawberry.type(description="A career ladder: ordered levels.")
 class CareerTrack:
     id: strawberry.ID
     name: str
     description: str | None
     _row: strawberry.Private[Any]
+
+    @strawberry.field(description="RETIRED: out of careerTracks and of careerPaths' moves.")
+    def status(self) -> CareerTrackStatus:
+        return CareerTrackStatus(self._row.status)
 
     @strawberry.field(description="Its levels, first rung first.")
     async def levels(self, info: Info) -> list[TrackLevel]:
@@ -684,6 +695,11 @@ class TimeInLevel:
     met: bool | None
 
 
+SuggestionsRef = Annotated[
+    "ReadinessSuggestions", strawberry.lazy("upward.development.mentorship_schema")
+]
+
+
 @strawberry.type(description="How ready a person is for a level, and why.")
 class Readiness:
     score: float = strawberry.field(description="0-100; 100 exactly when nothing is missing.")
@@ -692,12 +708,20 @@ class Readiness:
     skills: list[SkillReadiness]
     credentials: list[CredentialReadiness]
     time_in_level: TimeInLevel
+    suggestions: SuggestionsRef | None = strawberry.field(
+        default=None,
+        description="Suggested next steps: active learning resources and mentors with an "
+        "open slot for the missing and partial skills (largest gap first), certifications "
+        "for missing credentials; up to 5 of each, best coverage first.",
+    )
 
 
 def readiness_obj(ctx: Any, r: Any, on: date) -> Readiness:
     from upward.credentials.schema import _load_credential, _load_type
+    from upward.development.mentorship_schema import suggestions_obj
 
     return Readiness(
+        suggestions=suggestions_obj(ctx, r.suggestions),  # type: ignore[arg-type]
         score=r.score,
         ready=r.ready,
         on=on,
@@ -744,11 +768,11 @@ class CareerPath:
 @strawberry.type
 class CareerQuery:
     @strawberry.field(description="The tenant's career tracks, by name.")
-    async def career_tracks(self, info: Info) -> list[CareerTrack]:
+    async def career_tracks(self, info: Info, include_retired: bool = False) -> list[CareerTrack]:
         ctx = info.context
         ctx.require_principal()
         async with ctx.session() as s:
-            rows = await tracks.list_tracks(s)
+            rows = await tracks.list_tracks(s, include_retired=include_retired)
         return [
             CareerTrack(
                 id=to_global_id("CareerTrack", r.id), name=r.name, description=r.description, _row=r
@@ -774,8 +798,11 @@ class CareerQuery:
         eid = expect_global_id(employee_id, "Employee", field="employeeId")
         lid = expect_global_id(level_id, "TrackLevel", field="levelId")
         viewer = await viewer_of(ctx)
+        wanted = "suggestions" in Selection(info).names(())
         async with ctx.session() as s:
-            r = await tracks.readiness_for(s, p, viewer, employee_id=eid, level_id=lid, on=on)
+            r = await tracks.readiness_for(
+                s, p, viewer, employee_id=eid, level_id=lid, on=on, suggestions=wanted
+            )
         return readiness_obj(ctx, r, on or clock.today(p.tenant_timezone))
 
     @strawberry.field(
@@ -792,9 +819,10 @@ class CareerQuery:
         eid = expect_global_id(employee_id, "Employee", field="employeeId")
         lid = expect_global_id(target_level_id, "TrackLevel", field="targetLevelId")
         viewer = await viewer_of(ctx)
+        wanted = "suggestions" in Selection(info).names(("steps", "readiness"))
         async with ctx.session() as s:
             paths = await tracks.paths_for(
-                s, p, viewer, employee_id=eid, target_level_id=lid, k=first
+                s, p, viewer, employee_id=eid, target_level_id=lid, k=first, suggestions=wanted
             )
         names = await _track_names(ctx)
         today = clock.today(p.tenant_timezone)

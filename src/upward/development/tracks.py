@@ -18,6 +18,7 @@ from upward.auth.principal import Principal
 from upward.db import Executor, fetch
 from upward.development import readiness as core
 from upward.development.models import CareerTrack, EmployeeLevel, TrackLevel
+from upward.development.ratings import _derived as derived_ratings
 from upward.development.ratings import ratings_of, valid_credentials
 from upward.errors import BadUserInput, Forbidden, NotFound
 from upward.people.service import Viewer
@@ -27,6 +28,7 @@ t_level = TrackLevel.__table__
 t_place = EmployeeLevel.__table__
 
 MAX_PATHS = 5
+SUGGESTION_LIMIT = 5  # resources and mentors suggested per readiness
 
 
 @dataclass(frozen=True)
@@ -230,7 +232,10 @@ async def readiness_for(
     employee_id: uuid.UUID,
     level_id: uuid.UUID,
     on: date | None = None,
+    suggestions: bool = False,
 ) -> core.Readiness:
+    """With `suggestions`, the learning resources and mentors for what is not met (two more
+    statements)."""
     _check_reader(principal, viewer, employee_id)
     on = on or clock.today(principal.tenant_timezone)
     level = (await levels_by_ids(session, [level_id])).get(level_id)
@@ -239,7 +244,37 @@ async def readiness_for(
     person, placement = await _person(session, principal, viewer, employee_id, on)
     detail = (await details_of(session, [level_id]))[level_id]
     current = await _current_level(session, placement)
-    return core.readiness(person, _target(detail, current), on, await _parents(session))
+    r = core.readiness(person, _target(detail, current), on, await _parents(session))
+    if suggestions:
+        r = (await with_suggestions(session, [r], mentee=employee_id))[0]
+    return r
+
+
+async def with_suggestions(
+    session: Executor, readinesses: Sequence[core.Readiness], *, mentee: uuid.UUID
+) -> list[core.Readiness]:
+    """Each readiness with its suggested next steps (active learning resources and mentors
+    tagged with its missing or partial skills, certifications for its missing credentials):
+    two statements for any number of readinesses."""
+    from upward.development.learning import resources_for_skills
+    from upward.development.mentorship import mentor_options
+
+    skills: set[uuid.UUID] = set()
+    creds: set[uuid.UUID] = set()
+    for r in readinesses:
+        skills.update(core.gap_weights(r))
+        creds.update(c.credential_type_id for c in r.credentials if c.state != "held")
+    resources = [
+        core.ResourceOption(
+            row["id"], row["title"], frozenset(row["skill_ids"]), row["credential_type_id"]
+        )
+        for row in await resources_for_skills(session, sorted(skills), sorted(creds))
+    ]
+    mentors = await mentor_options(session, sorted(skills))
+    return [
+        core.suggest(r, resources, mentors, mentee=mentee, limit=SUGGESTION_LIMIT)
+        for r in readinesses
+    ]
 
 
 async def paths_for(
@@ -251,9 +286,11 @@ async def paths_for(
     target_level_id: uuid.UUID,
     k: int = 3,
     on: date | None = None,
+    suggestions: bool = False,
 ) -> list[list[tuple[Any, core.Readiness | None]]]:
     """The few shortest paths from the person's current level to the target, each step (after
-    the first) with the person's readiness for it today."""
+    the first) with the person's readiness for it today (with `suggestions`, its suggested
+    next steps, loaded for every step at once)."""
     _check_reader(principal, viewer, employee_id)
     if not 1 <= k <= MAX_PATHS:
         raise BadUserInput(f"must be between 1 and {MAX_PATHS}", field="first")
@@ -277,4 +314,103 @@ async def paths_for(
             ready = core.readiness(person, _target(details[lvl], start), on, parents)
             steps.append((levels[lvl], ready))
         out.append(steps)
+    if suggestions:
+        flat = [r for steps in out for _, r in steps if r is not None]
+        done = iter(await with_suggestions(session, flat, mentee=employee_id))
+        out = [[(lv, next(done) if r is not None else None) for lv, r in steps] for steps in out]
+    return out
+
+
+# --- readiness of many people at once ----------------------------------------------------------
+
+
+def months_in_level(since: date, on: date) -> int:
+    """Whole months from `since` to `on` (0 when `on` is earlier), as readiness counts them."""
+    months = (on.year - since.year) * 12 + (on.month - since.month)
+    if on.day < since.day:
+        months -= 1
+    return max(0, months)
+
+
+async def next_levels(
+    session: Executor, employee_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, uuid.UUID | None]:
+    """Each placed person's next rung in their track (None at the top); people who are not
+    placed, or whose track is retired, are left out. One statement."""
+    rows = await fetch(
+        session,
+        "with ranked as (select l.id, lead(l.id) over (partition by l.track_id "
+        "order by l.position) as nxt from track_levels l "
+        "join career_tracks t on t.tenant_id = l.tenant_id and t.id = l.track_id "
+        "where t.status = 'active') "
+        "select p.employee_id, r.nxt from employee_levels p join ranked r on r.id = p.level_id "
+        "where p.employee_id = any($1::uuid[])",
+        list(employee_ids),
+    )
+    return {r["employee_id"]: r["nxt"] for r in rows}
+
+
+async def _best_ratings(session: Executor, principal: Principal, ids: list[uuid.UUID]) -> list[Any]:
+    """(employee_id, skill_id, proficiency) of the ratings `ratings_of` lists (recorded, and
+    derived from credentials valid today; active skills), only the columns readiness reads:
+    two statements for any number of people."""
+    stored = await fetch(
+        session,
+        "select r.employee_id, r.skill_id, r.proficiency from employee_skills r "
+        "join skills s on s.tenant_id = r.tenant_id and s.id = r.skill_id "
+        "where r.employee_id = any($1::uuid[]) and s.status = 'active'",
+        ids,
+    )
+    return [*stored, *await derived_ratings(session, principal, ids)]
+
+
+async def readiness_many(
+    session: Executor,
+    principal: Principal,
+    viewer: Viewer,
+    *,
+    targets: dict[uuid.UUID, uuid.UUID],
+    on: date | None = None,
+) -> dict[uuid.UUID, core.Readiness]:
+    """Each person's readiness for their target level ({employee: level}) on a date (default
+    today), as `readiness_for` computes it one by one, in a constant number of statements
+    whatever the number of people: what matching and bulk reports call."""
+    ids = list(targets)
+    for employee_id in ids:
+        _check_reader(principal, viewer, employee_id)
+    on = on or clock.today(principal.tenant_timezone)
+    if not ids:
+        return {}
+    best_of: dict[uuid.UUID, dict[uuid.UUID, int]] = {i: {} for i in ids}
+    for r in await _best_ratings(session, principal, ids):
+        best = best_of[r["employee_id"]]
+        best[r["skill_id"]] = max(best.get(r["skill_id"], 0), r["proficiency"])
+    creds = await valid_credentials(session, principal, ids)
+    places = {
+        r["employee_id"]: r
+        for r in await fetch(
+            session,
+            "select employee_id, level_id, since from employee_levels "
+            "where employee_id = any($1::uuid[])",
+            ids,
+        )
+    }
+    wanted = set(targets.values())
+    levels = await levels_by_ids(session, list(wanted | {p["level_id"] for p in places.values()}))
+    for level_id in wanted:
+        if level_id not in levels:
+            raise NotFound("no career level with this id", field="levelId")
+    details = await details_of(session, list(wanted))
+    parents = await _parents(session)
+    out: dict[uuid.UUID, core.Readiness] = {}
+    for employee_id, level_id in targets.items():
+        held = tuple(
+            core.HeldCredential(c["credential_type_id"], c["id"], c["expires_on"])
+            for c in creds[employee_id]
+        )
+        place = places.get(employee_id)
+        months = months_in_level(place["since"], on) if place is not None else None
+        current = levels.get(place["level_id"]) if place is not None else None
+        person = core.Person(best_of[employee_id], held, months)
+        out[employee_id] = core.readiness(person, _target(details[level_id], current), on, parents)
     return out

@@ -15,6 +15,11 @@ from strawberry.types import Info
 
 from upward.audit.schema import AuditQuery
 from upward.credentials.schema import CredentialsMutation, CredentialsQuery
+from upward.development.checkins_schema import CheckInMutation, CheckInQuery
+from upward.development.feedback_schema import FeedbackMutation, FeedbackQuery
+from upward.development.ladders_schema import LadderMutation
+from upward.development.mentorship_schema import MentorshipMutation, MentorshipQuery
+from upward.development.plans_schema import PlansMutation, PlansQuery
 from upward.development.schema import (
     CareerMutation,
     CareerQuery,
@@ -66,6 +71,10 @@ class Query(
     CredentialsQuery,
     DevelopmentQuery,
     CareerQuery,
+    PlansQuery,
+    CheckInQuery,
+    FeedbackQuery,
+    MentorshipQuery,
     RemindersQuery,
     IntegrationsQuery,
     AuditQuery,
@@ -79,6 +88,11 @@ class Mutation(
     CredentialsMutation,
     DevelopmentMutation,
     CareerMutation,
+    PlansMutation,
+    CheckInMutation,
+    LadderMutation,
+    FeedbackMutation,
+    MentorshipMutation,
     RemindersMutation,
     IntegrationsMutation,
 ):

@@ -31,6 +31,8 @@ from upward.people import service
 
 if TYPE_CHECKING:
     from upward.credentials.schema import Credential, EmployeeCompliance
+    from upward.development.mentorship_schema import MentorProfile
+    from upward.development.plans_schema import DevelopmentPlan
     from upward.development.schema import CareerLevel, EmployeeSkill
 
 from upward.people.loaders import (
@@ -166,6 +168,29 @@ class Employee(Node):
 
         return await career_level_of(info.context, self._raw_id)
 
+    @strawberry.field(
+        description="This person's mentor profile (null: not a mentor; a paused one only for "
+        "them and HR)."
+    )
+    async def mentor_profile(
+        self, info: Info
+    ) -> Annotated[MentorProfile, strawberry.lazy("upward.development.mentorship_schema")] | None:
+        from upward.development.mentorship_schema import mentor_profile_of
+
+        return await mentor_profile_of(info.context, self._raw_id)
+
+    @strawberry.field(
+        description="This person's current development plan: the open one (neither completed "
+        "nor archived) whose period includes today, else their latest open one; null when "
+        "none or when you may not read it (yours, your line's, everyone's for HR)."
+    )
+    async def idp(
+        self, info: Info
+    ) -> Annotated[DevelopmentPlan, strawberry.lazy("upward.development.plans_schema")] | None:
+        from upward.development.plans_schema import idp_of
+
+        return await idp_of(info.context, self._raw_id)
+
     @strawberry.field(description="People who report to this person directly. " + PageArgsDoc)
     async def direct_reports(
         self,
@@ -267,6 +292,8 @@ EMPLOYEE_RESOLVER_FIELDS = frozenset(
         "compliance",
         "skills",
         "careerLevel",
+        "idp",
+        "mentorProfile",
     }
 )
 DEPARTMENT_FIELD_COLUMNS = {"id": ("id",), "name": ("name",), "code": ("code",), "__typename": ()}

@@ -139,8 +139,15 @@ class Notification(SQLModel, table=True):
     read_at: datetime | None = optional_ts()
 
 
+REMINDER_SUBJECTS = ("credential", "checkin", "plan_goal")
+
+
 class Reminder(SQLModel, table=True):
-    """One ladder step for one recipient in one cycle: the unique key makes it happen once."""
+    """One step for one recipient in one cycle of a subject: the unique key makes it happen
+    once. A subject is a kind, an id and an anchor time (a credential's expiry, a goal's due
+    date, a meeting's start): a new anchor (renewal, new due date, reschedule) is a new cycle.
+    Credential rows also fill `credential_id` / `expires_on` (their key and the hot path of
+    the credential scan); other subjects are unique by `reminders_subject_key`."""
 
     __tablename__ = "reminders"
     __table_args__ = (
@@ -168,13 +175,29 @@ class Reminder(SQLModel, table=True):
             postgresql_where=sa.text("digest AND notification_id IS NULL"),
         ),
         sa.Index("reminders_notification_idx", "tenant_id", "notification_id"),
+        sa.Index(
+            "reminders_subject_key",
+            "tenant_id",
+            "subject_type",
+            "subject_id",
+            "anchor_at",
+            "offset_days",
+            "recipient_id",
+            unique=True,
+            postgresql_where=sa.text("credential_id IS NULL"),
+        ),
     )
 
     tenant_id: uuid.UUID = tenant_id_field()
     id: uuid.UUID = id_field()
-    credential_id: uuid.UUID
-    expires_on: date
-    offset_days: int
+    subject_type: str = Field(
+        default="credential", sa_column_kwargs={"server_default": "credential"}
+    )
+    subject_id: uuid.UUID
+    anchor_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    credential_id: uuid.UUID | None = None
+    expires_on: date | None = None
+    offset_days: int  # the ladder step in days from the anchor; 0 for a meeting reminder
     recipient_id: uuid.UUID
     recipient_kinds: list[str] = _texts()
     channels: list[str] = _texts()

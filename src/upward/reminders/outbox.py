@@ -6,6 +6,9 @@ scheduler or a retried batch writes nothing twice.
   longest ladder window, yielding batch bounds (ids only, never the rows: constant memory).
 - `plan_batch`: one batch: load what the planner needs in a few statements, call the pure
   planner, write `reminders`, then `notifications` and `deliveries` for what goes out now.
+- `plan_checkin_reminders`, `plan_goal_reminders`: the other subjects (check-in meetings, overdue
+  IDP goals) through the same planner, reminder log and `create_notifications`
+  (`write_subject_reminders`).
 - `build_digests`: managers', HR's and watchers' waiting reminders become one daily digest each.
 - `publish_events`: unpublished domain events become webhook deliveries, once per endpoint.
 - `overdue_deliveries`: what the sweeper re-enqueues.
@@ -31,10 +34,17 @@ from upward.reminders import templates
 from upward.reminders.planner import (
     Cycle,
     Due,
+    Policy,
     Recipient,
+    Step,
+    Subject,
+    SubjectDue,
+    anchor_time,
     digest_due,
     effective_channels,
     plan,
+    plan_before,
+    plan_subject,
     scan_range,
 )
 from upward.reminders.policies import load_policies
@@ -243,9 +253,11 @@ async def _write(
     inserted = await fetch(
         session,
         """
-        insert into reminders (tenant_id, credential_id, expires_on, offset_days, recipient_id,
-                               recipient_kinds, channels, mandatory, digest, due_at, created_at)
-        select current_setting('app.tenant_id')::uuid, x.c, x.e, x.o, x.r,
+        insert into reminders (tenant_id, subject_id, anchor_at, credential_id, expires_on,
+                               offset_days, recipient_id, recipient_kinds, channels, mandatory,
+                               digest, due_at, created_at)
+        select current_setting('app.tenant_id')::uuid, x.c, x.e::timestamp at time zone 'UTC',
+               x.c, x.e, x.o, x.r,
                string_to_array(x.k, ','), string_to_array(x.ch, ','), x.m, x.d, x.at, $10
         from unnest($1::uuid[], $2::date[], $3::int[], $4::uuid[], $5::text[], $6::text[],
                     $7::bool[], $8::bool[], $9::timestamptz[]) as x(c, e, o, r, k, ch, m, d, at)
@@ -380,6 +392,318 @@ async def _record_reminder_events(session: Executor, events: list[tuple[Due, Any
             for d, row in events
         ],
     )
+
+
+# --- reminders of other subjects (check-ins, IDP goals) -----------------------------------
+
+
+@dataclass
+class SubjectMessage:
+    """A reminder the planner found due for a non-credential subject, with what its message
+    needs: the template kind and its values, the inbox data, the recipient's email choice."""
+
+    due: SubjectDue
+    template_kind: str
+    context: dict[str, Any]
+    data: dict[str, Any]
+    email_enabled: bool = True
+
+
+async def sent_for_subjects(
+    session: Executor, kind: str, ids: Sequence[uuid.UUID]
+) -> dict[tuple[uuid.UUID, datetime], set[tuple[int, uuid.UUID]]]:
+    """{(subject id, anchor time): {(offset, recipient)}} already recorded: one statement."""
+    if not ids:
+        return {}
+    rows = await fetch(
+        session,
+        "select subject_id, anchor_at, offset_days, recipient_id from reminders "
+        "where credential_id is null and subject_type = $1 and subject_id = any($2::uuid[])",
+        kind,
+        list(ids),
+    )
+    out: dict[tuple[uuid.UUID, datetime], set[tuple[int, uuid.UUID]]] = {}
+    for r in rows:
+        out.setdefault((r["subject_id"], r["anchor_at"]), set()).add(
+            (r["offset_days"], r["recipient_id"])
+        )
+    return out
+
+
+async def write_subject_reminders(
+    session: Executor, messages: Sequence[SubjectMessage], *, now: datetime | None = None
+) -> Planned:
+    """Record the reminders (the unique subject key decides which are new: a second scan or a
+    redelivered message inserts nothing), then one notification with its deliveries for each
+    new one, through `create_notifications` like every other message."""
+    now = now or clock.now()
+    out = Planned(deliveries=[])
+    if not messages:
+        return out
+    dues = [m.due for m in messages]
+    inserted = await fetch(
+        session,
+        """
+        insert into reminders (tenant_id, subject_type, subject_id, anchor_at, offset_days,
+                               recipient_id, recipient_kinds, channels, mandatory, digest,
+                               due_at, created_at)
+        select current_setting('app.tenant_id')::uuid, x.st, x.s, x.a, x.o, x.r,
+               string_to_array(x.k, ','), string_to_array(x.ch, ','), x.m, false, x.at, $10
+        from unnest($1::text[], $2::uuid[], $3::timestamptz[], $4::int[], $5::uuid[],
+                    $6::text[], $7::text[], $8::bool[], $9::timestamptz[])
+             as x(st, s, a, o, r, k, ch, m, at)
+        on conflict (tenant_id, subject_type, subject_id, anchor_at, offset_days, recipient_id)
+           where credential_id is null do nothing
+        returning id, subject_type, subject_id, anchor_at, offset_days, recipient_id
+        """,
+        [d.subject_kind for d in dues],
+        [d.subject_id for d in dues],
+        [d.anchor_at for d in dues],
+        [d.offset_days for d in dues],
+        [d.recipient_id for d in dues],
+        [",".join(sorted(d.kinds)) for d in dues],
+        [",".join(sorted(d.channels)) for d in dues],
+        [d.mandatory for d in dues],
+        [d.due_at for d in dues],
+        now,
+    )
+    out.reminders = len(inserted)
+    cols = ("subject_type", "subject_id", "anchor_at", "offset_days", "recipient_id")
+    new = {tuple(r[c] for c in cols): r["id"] for r in inserted}
+    items: list[NewNotification] = []
+    for m in messages:
+        d = m.due
+        rid = new.get((d.subject_kind, d.subject_id, d.anchor_at, d.offset_days, d.recipient_id))
+        if rid is None:
+            continue
+        out.max_lag_seconds = max(out.max_lag_seconds, (now - d.due_at).total_seconds())
+        channels = effective_channels(
+            d.channels - {"webhook"}, mandatory=d.mandatory, email_enabled=m.email_enabled
+        )
+        if not channels:
+            continue
+        items.append(
+            NewNotification(
+                recipient_id=d.recipient_id,
+                kind="reminder",
+                key=d.key,
+                template_kind=m.template_kind,
+                context=m.context,
+                data=m.data,
+                channels=channels,
+                reminder_ids=[rid],
+            )
+        )
+    if items:
+        created = await create_notifications(session, items)
+        out.notifications = len(created.notification_ids)
+        assert out.deliveries is not None
+        out.deliveries += created.delivery_ids
+    return out
+
+
+# check-ins: a reminder `remind_minutes_before` each scheduled meeting of an active series
+_CHECKIN_SQL = """
+select c.id, c.occurs_at, s.title, s.manager_id, s.report_id, s.remind_minutes_before
+from checkins c
+join checkin_series s on s.tenant_id = c.tenant_id and s.id = c.series_id
+where c.status = 'scheduled' and s.status = 'active' and s.remind_minutes_before > 0
+  and c.occurs_at > $1 and c.occurs_at <= $1 + interval '10080 minutes'
+  and c.occurs_at - make_interval(mins => s.remind_minutes_before) <= $1
+order by c.occurs_at, c.id
+"""
+
+
+async def plan_checkin_reminders(
+    session: Executor, principal: Principal, *, now: datetime | None = None
+) -> Planned:
+    """Remind both participants of every meeting whose reminder time has come and that has
+    not started: one statement for the meetings (the time index bounds it to the coming week),
+    one for the people, one for what was sent, then the writes."""
+    now = now or clock.now()
+    rows = await fetch(session, _CHECKIN_SQL, now)
+    if not rows:
+        return Planned(deliveries=[])
+    people = await _people_of(
+        session, {r["manager_id"] for r in rows} | {r["report_id"] for r in rows}
+    )
+    sent = await sent_for_subjects(session, "checkin", [r["id"] for r in rows])
+    tenant_name = await tenant_name_of(session, principal)
+    base = get_settings().web_url.rstrip("/")
+    tz_default = principal.tenant_timezone
+    messages: list[SubjectMessage] = []
+    for r in rows:
+        pair = {
+            r["manager_id"]: ("manager", r["report_id"]),
+            r["report_id"]: ("report", r["manager_id"]),
+        }
+        recipients = [
+            Recipient(e, frozenset({kind}), people[e]["tz"] or tz_default)
+            for e, (kind, _) in pair.items()
+            if e in people
+        ]
+        done = {who for _, who in sent.get((r["id"], r["occurs_at"]), ())}
+        for due in plan_before(
+            "checkin",
+            r["id"],
+            r["occurs_at"],
+            r["remind_minutes_before"],
+            now,
+            recipients,
+            done,
+        ):
+            me = people[due.recipient_id]
+            other = pair[due.recipient_id][1]
+            local = r["occurs_at"].astimezone(clock.zone(me["tz"] or tz_default))
+            minutes = int((r["occurs_at"] - now).total_seconds() // 60)
+            messages.append(
+                SubjectMessage(
+                    due=due,
+                    template_kind="checkin_reminder",
+                    context={
+                        "recipient_name": me["name"],
+                        "with_name": people[other]["name"] if other in people else "",
+                        "title": r["title"],
+                        "starts_at": local.strftime("%a %d %b %Y, %H:%M")
+                        + f" ({me['tz'] or tz_default})",
+                        "when": templates.soon_phrase(minutes),
+                        "checkin_url": f"{base}/check-ins/{to_global_id('CheckIn', r['id'])}",
+                        "inbox_url": f"{base}/notifications",
+                        "tenant_name": tenant_name,
+                    },
+                    data={
+                        "checkin_id": str(r["id"]),
+                        "occurs_at": r["occurs_at"].isoformat(),
+                        "recipient_kinds": sorted(due.kinds),
+                    },
+                    email_enabled=me["email_enabled"],
+                )
+            )
+    return await write_subject_reminders(session, messages, now=now)
+
+
+async def _people_of(session: Executor, ids: set[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    """Active people among `ids`, with their zone and email choice."""
+    rows = await fetch(
+        session,
+        "select e.id, e.name, coalesce(e.timezone, l.timezone) as tz, "
+        "coalesce(p.email_enabled, true) as email_enabled from employees e "
+        "left join locations l on l.tenant_id = e.tenant_id and l.id = e.location_id "
+        "left join notification_preferences p "
+        "on p.tenant_id = e.tenant_id and p.employee_id = e.id "
+        "where e.status = 'active' and e.id = any($1::uuid[])",
+        list(ids),
+    )
+    return {r["id"]: r for r in rows}
+
+
+# overdue IDP goals: a day after the due date to the owner, a week after to them and their
+# manager (at once, not in a digest), in each recipient's send window
+GOAL_STEPS: tuple[Step, ...] = (
+    Step(1, frozenset({"owner"}), frozenset({"in_app", "email"})),
+    Step(7, frozenset({"owner", "manager"}), frozenset({"in_app", "email"}), immediate=True),
+)
+GOAL_BATCH = 1000
+
+_GOALS_SQL = """
+select g.id, g.title, g.due_on, g.plan_id, p.employee_id, e.name as owner_name, e.manager_id
+from plan_goals g
+join development_plans p on p.tenant_id = g.tenant_id and p.id = g.plan_id
+join employees e on e.tenant_id = p.tenant_id and e.id = p.employee_id
+where g.due_on between $1 and $2 and g.status not in ('completed', 'cancelled')
+  and p.status in ('approved', 'in_progress') and e.status = 'active'
+  and (g.due_on, g.id) > ($3, $4)
+order by g.due_on, g.id
+limit $5
+"""
+
+
+async def plan_goal_reminders(
+    session: Executor, principal: Principal, *, now: datetime | None = None
+) -> Planned:
+    """Overdue goals (not completed or cancelled, in an approved or in-progress plan, owner
+    employed) through the ladder planner, in keyset pages: a new due date is a new cycle."""
+    now = now or clock.now()
+    settings = get_settings()
+    window = (await load_policies(session)).default.window
+    policy = Policy(steps=GOAL_STEPS, window=window)
+    lo, hi = scan_range(
+        [policy], clock.today(principal.tenant_timezone), settings.reminder_catch_up_days
+    )
+    total = Planned(deliveries=[])
+    after: tuple[date, uuid.UUID] = (date.min, uuid.UUID(int=0))
+    tenant_name = ""
+    base = settings.web_url.rstrip("/")
+    while True:
+        rows = await fetch(session, _GOALS_SQL, lo, hi, after[0], after[1], GOAL_BATCH)
+        if not rows:
+            break
+        after = (rows[-1]["due_on"], rows[-1]["id"])
+        people = await _people_of(
+            session,
+            {r["employee_id"] for r in rows}
+            | {r["manager_id"] for r in rows if r["manager_id"] is not None},
+        )
+        sent = await sent_for_subjects(session, "plan_goal", [r["id"] for r in rows])
+        messages: list[SubjectMessage] = []
+        for r in rows:
+            kinds = {r["employee_id"]: "owner"}
+            if r["manager_id"] is not None:
+                kinds[r["manager_id"]] = "manager"
+            recipients = [
+                Recipient(e, frozenset({k}), people[e]["tz"] or principal.tenant_timezone)
+                for e, k in kinds.items()
+                if e in people
+            ]
+            subject = Subject("plan_goal", r["id"], r["due_on"])
+            for due in plan_subject(
+                subject,
+                policy,
+                now,
+                recipients,
+                sent.get((r["id"], anchor_time(r["due_on"])), ()),
+                catch_up_days=settings.reminder_catch_up_days,
+            ):
+                me = people[due.recipient_id]
+                tz = me["tz"] or principal.tenant_timezone
+                late = (now.astimezone(clock.zone(tz)).date() - r["due_on"]).days
+                owner = "owner" in due.kinds
+                tenant_name = tenant_name or await tenant_name_of(session, principal)
+                messages.append(
+                    SubjectMessage(
+                        due=due,
+                        template_kind="goal_overdue",
+                        context={
+                            "recipient_name": me["name"],
+                            "owner_name": r["owner_name"],
+                            "whose": "Your" if owner else f"{r['owner_name']}'s",
+                            "goal_title": r["title"],
+                            "due_on": r["due_on"].isoformat(),
+                            "when": templates.due_phrase(max(late, 1)),
+                            "plan_url": f"{base}/development/plans/"
+                            f"{to_global_id('DevelopmentPlan', r['plan_id'])}",
+                            "inbox_url": f"{base}/notifications",
+                            "tenant_name": tenant_name,
+                        },
+                        data={
+                            "goal_id": str(r["id"]),
+                            "plan_id": str(r["plan_id"]),
+                            "due_on": r["due_on"].isoformat(),
+                            "offset_days": due.offset_days,
+                            "recipient_kinds": sorted(due.kinds),
+                        },
+                        email_enabled=me["email_enabled"],
+                    )
+                )
+        planned = await write_subject_reminders(session, messages, now=now)
+        total.reminders += planned.reminders
+        total.notifications += planned.notifications
+        total.max_lag_seconds = max(total.max_lag_seconds, planned.max_lag_seconds)
+        assert total.deliveries is not None
+        total.deliveries += planned.deliveries or []
+        if len(rows) < GOAL_BATCH:
+            break
+    return total
 
 
 # --- notifications and their deliveries ----------------------------------------------------

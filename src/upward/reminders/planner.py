@@ -1,6 +1,13 @@
-"""The reminder planner: a pure function from a credential's cycle, its policy, the time, the
-recipients and what was already sent, to the reminders due now. No I/O: the scan feeds it rows and
-writes what it returns, with unique keys that make a second write of the same reminder a no-op.
+"""The reminder planner: pure functions from a subject's cycle, its policy, the time, the
+recipients and what was already sent, to the reminders due now. No I/O: the scans feed it rows and
+write what it returns, with unique keys that make a second write of the same reminder a no-op.
+
+Two rules, for any subject (a kind, an id and its anchor):
+- a ladder of day offsets from an anchor date (`plan` for a credential's expiry, `plan_subject`
+  for any other subject, e.g. an IDP goal's due date), with the send window below;
+- a time-relative reminder `minutes_before` an anchor time (`plan_before`: a check-in).
+
+The ladder's rules, per recipient (each in their own timezone), for credentials:
 
 The rules, per recipient (each in their own timezone):
 - a step of the ladder falls on `expires_on + offset_days`; it becomes due at the first opening
@@ -25,7 +32,7 @@ import functools
 import uuid
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from upward.clock import zone
@@ -140,6 +147,57 @@ def reminder_key(
     return f"reminder:{credential_id}:{expires_on.isoformat()}:{offset_days:+d}:{recipient_id}"
 
 
+@dataclass(frozen=True)
+class Subject:
+    """Anything but a credential that a ladder of day offsets plans for (an IDP goal: its due
+    date). A new anchor starts a new cycle, as a renewal does for a credential."""
+
+    kind: str
+    id: uuid.UUID
+    anchor: date
+    active: bool = True
+    paused_kinds: frozenset[str] = frozenset()  # recipient kinds that get nothing this cycle
+    snoozed_until: date | None = None
+
+
+@dataclass(frozen=True)
+class SubjectDue:
+    subject_kind: str
+    subject_id: uuid.UUID
+    anchor: date | datetime  # a ladder's anchor date, or the time a reminder comes before
+    offset_days: int  # the ladder step; 0 for a time-relative reminder
+    recipient_id: uuid.UUID
+    kinds: frozenset[str]
+    channels: frozenset[str]
+    mandatory: bool
+    due_at: datetime
+
+    @property
+    def anchor_at(self) -> datetime:
+        """The anchor as a time (a date is its midnight UTC): the reminder log's column."""
+        return anchor_time(self.anchor)
+
+    @property
+    def key(self) -> str:
+        return subject_key(
+            self.subject_kind, self.subject_id, self.anchor, self.offset_days, self.recipient_id
+        )
+
+
+def anchor_time(anchor: date | datetime) -> datetime:
+    if isinstance(anchor, datetime):
+        return anchor.astimezone(UTC)
+    return datetime.combine(anchor, time(0), tzinfo=UTC)
+
+
+def subject_key(
+    kind: str, subject_id: uuid.UUID, anchor: date | datetime, offset: int, recipient: uuid.UUID
+) -> str:
+    """The notification's idempotency key: one per subject, anchor, step and recipient."""
+    at = anchor_time(anchor).isoformat() if isinstance(anchor, datetime) else anchor.isoformat()
+    return f"reminder:{kind}:{subject_id}:{at}:{offset:+d}:{recipient}"
+
+
 def plan(
     cycle: Cycle,
     policy: Policy,
@@ -154,20 +212,90 @@ def plan(
     if not cycle.active or cycle.expires_on is None or not policy.steps:
         return []
     expires_on = cycle.expires_on
-    out: list[Due] = []
+    paused = _HOLDER if cycle.holder_paused else frozenset()
+    return [
+        Due(
+            credential_id=cycle.credential_id,
+            expires_on=expires_on,
+            offset_days=step.offset_days,
+            recipient_id=r.employee_id,
+            kinds=got,
+            channels=step.channels,
+            mandatory=step.mandatory,
+            digest="holder" not in got and not step.immediate,
+            due_at=due_at,
+        )
+        for r, step, got, due_at in _ladder(
+            expires_on, policy, now, recipients, sent, paused, cycle.snoozed_until, catch_up_days
+        )
+    ]
+
+
+_HOLDER = frozenset({"holder"})
+
+
+def plan_subject(
+    subject: Subject,
+    policy: Policy,
+    now: datetime,
+    recipients: Iterable[Recipient],
+    sent: Collection[tuple[int, uuid.UUID]] = (),
+    *,
+    catch_up_days: int = DEFAULT_CATCH_UP_DAYS,
+) -> list[SubjectDue]:
+    """The ladder's reminders due at `now` for any subject, by the same rules as a credential's
+    (send window, latest step only, catch-up limit). They go out at once (no digest)."""
+    if not subject.active or not policy.steps:
+        return []
+    return [
+        SubjectDue(
+            subject_kind=subject.kind,
+            subject_id=subject.id,
+            anchor=subject.anchor,
+            offset_days=step.offset_days,
+            recipient_id=r.employee_id,
+            kinds=got,
+            channels=step.channels,
+            mandatory=step.mandatory,
+            due_at=due_at,
+        )
+        for r, step, got, due_at in _ladder(
+            subject.anchor,
+            policy,
+            now,
+            recipients,
+            sent,
+            subject.paused_kinds,
+            subject.snoozed_until,
+            catch_up_days,
+        )
+    ]
+
+
+def _ladder(
+    anchor: date,
+    policy: Policy,
+    now: datetime,
+    recipients: Iterable[Recipient],
+    sent: Collection[tuple[int, uuid.UUID]],
+    paused: frozenset[str],
+    snoozed_until: date | None,
+    catch_up_days: int,
+) -> Iterable[tuple[Recipient, Step, frozenset[str], datetime]]:
+    """(recipient, latest due step, the kinds it reaches them as, when it became due)."""
     for r in recipients:
-        kinds = r.kinds - {"holder"} if cycle.holder_paused else r.kinds
+        kinds = r.kinds - paused if paused else r.kinds
         if not kinds:
             continue
         is_open, today, last_open = _clock_of(now, r.timezone or "UTC", policy.window)
         if not is_open:
             continue
-        if cycle.snoozed_until is not None and today < cycle.snoozed_until:
+        if snoozed_until is not None and today < snoozed_until:
             continue
         # the latest due step: a step is due once the window has opened on its date or on the
         # next allowed day, i.e. iff its date is at most `last_open`; from the last step back,
         # the first one for these kinds at or below that limit
-        limit = (last_open - expires_on).days
+        limit = (last_open - anchor).days
         latest: Step | None = None
         for step in policy.descending:
             if step.offset_days <= limit and step.recipients & kinds:
@@ -175,28 +303,56 @@ def plan(
                 break
         if latest is None:
             continue
-        step_day = expires_on + timedelta(days=latest.offset_days)
+        step_day = anchor + timedelta(days=latest.offset_days)
         if (today - step_day).days > catch_up_days:
             continue
         # sent already, or superseded by a later step that went out (a timezone move or a
         # pause can make an earlier step the latest due one again: it stays skipped)
         if any(o >= latest.offset_days for o, who in sent if who == r.employee_id):
             continue
-        got = kinds & latest.recipients
-        out.append(
-            Due(
-                credential_id=cycle.credential_id,
-                expires_on=expires_on,
-                offset_days=latest.offset_days,
-                recipient_id=r.employee_id,
-                kinds=got,
-                channels=latest.channels,
-                mandatory=latest.mandatory,
-                digest="holder" not in got and not latest.immediate,
-                due_at=policy.window.opening_on_or_after(step_day, zone(r.timezone or "UTC")),
-            )
+        due_at = policy.window.opening_on_or_after(step_day, zone(r.timezone or "UTC"))
+        yield r, latest, kinds & latest.recipients, due_at
+
+
+MEETING_CHANNELS = frozenset({"in_app", "email"})
+
+
+def plan_before(
+    kind: str,
+    subject_id: uuid.UUID,
+    starts_at: datetime,
+    minutes_before: int,
+    now: datetime,
+    recipients: Iterable[Recipient],
+    sent: Collection[uuid.UUID] = (),
+    *,
+    channels: frozenset[str] = MEETING_CHANNELS,
+) -> list[SubjectDue]:
+    """A reminder `minutes_before` an event (a check-in) to each recipient not reminded yet for
+    this start time (`sent`): due from then until the event starts, never after (a late scan
+    sends nothing for a meeting under way), at any hour (the meeting's time was agreed).
+    0 minutes: no reminder. The caller passes only events still going to happen (a cancelled
+    or completed meeting has none); a new start time is a new cycle."""
+    if minutes_before <= 0:
+        return []
+    due_at = starts_at - timedelta(minutes=minutes_before)
+    if not due_at <= now < starts_at:
+        return []
+    return [
+        SubjectDue(
+            subject_kind=kind,
+            subject_id=subject_id,
+            anchor=starts_at,
+            offset_days=0,
+            recipient_id=r.employee_id,
+            kinds=r.kinds,
+            channels=channels,
+            mandatory=False,
+            due_at=due_at,
         )
-    return out
+        for r in recipients
+        if r.employee_id not in sent
+    ]
 
 
 @functools.lru_cache(maxsize=4096)

@@ -65,6 +65,8 @@ class DeliveryStatus(enum.Enum):
 class NotificationTemplateKind(enum.Enum):
     REMINDER = "reminder"
     DIGEST = "digest"
+    CHECKIN_REMINDER = "checkin_reminder"
+    GOAL_OVERDUE = "goal_overdue"
 
 
 # --- the inbox ------------------------------------------------------------------------------
@@ -88,12 +90,21 @@ class Notification(Node):
         return self.read_at is not None
 
 
+# ids in a notification's data, shown as global ids
+_DATA_IDS = (
+    ("credential_id", "Credential"),
+    ("checkin_id", "CheckIn"),
+    ("goal_id", "PlanGoal"),
+    ("plan_id", "DevelopmentPlan"),
+)
+
+
 def notification_obj(row: Any) -> Notification:
     data = dict(row.data or {})
     data.pop("context", None)  # the template's inputs, not the client's business
-    for key in ("credential_id",):
+    for key, type_name in _DATA_IDS:
         if data.get(key):
-            data[key] = to_global_id("Credential", uuid.UUID(data[key]))
+            data[key] = to_global_id(type_name, uuid.UUID(data[key]))
     for item in data.get("items") or []:
         if item.get("credential_id"):
             item["credential_id"] = to_global_id("Credential", uuid.UUID(item["credential_id"]))

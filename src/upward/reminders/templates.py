@@ -22,7 +22,7 @@ from typing import Any
 
 from upward.errors import BadUserInput
 
-TEMPLATE_KINDS = ("reminder", "digest")
+TEMPLATE_KINDS = ("reminder", "digest", "checkin_reminder", "goal_overdue")
 
 MAX_SUBJECT = 200
 MAX_BODY = 20_000
@@ -69,6 +69,33 @@ PLACEHOLDERS: dict[str, frozenset[str]] = {
             "date",
         }
     ),
+    # a check-in (1:1) coming up: to both participants, `remind_minutes_before` the meeting
+    "checkin_reminder": frozenset(
+        {
+            "recipient_name",
+            "with_name",  # the other participant
+            "title",  # the series' title
+            "starts_at",  # the meeting's local date and time in the recipient's zone
+            "when",  # "in 30 minutes", "in 24 hours", "in 2 days"
+            "checkin_url",
+            "inbox_url",
+            "tenant_name",
+        }
+    ),
+    # an IDP goal past its due date: to its owner, and later to their manager too
+    "goal_overdue": frozenset(
+        {
+            "recipient_name",
+            "owner_name",
+            "whose",  # "Your" to the owner, "Dee Dev's" to the manager
+            "goal_title",
+            "due_on",
+            "when",  # "was due yesterday", "was due 7 days ago"
+            "plan_url",
+            "inbox_url",
+            "tenant_name",
+        }
+    ),
 }
 
 _REMINDER_HTML = """\
@@ -109,6 +136,44 @@ administer HR at $tenant_name. This is an automated message from Upward.</p>
 </html>
 """
 
+_CHECKIN_HTML = """\
+<!DOCTYPE html>
+<html lang="en">
+<body style="margin:0;padding:24px;background:#f5f6f8;font-family:Arial,Helvetica,sans-serif;\
+color:#1f2933;">
+<div style="max-width:560px;margin:0 auto;background:#ffffff;border-radius:6px;padding:24px;">
+<p>Hello $recipient_name,</p>
+<p>Your check-in <strong>$title</strong> with $with_name is $when ($starts_at).</p>
+<p>Add what you want to talk about to the agenda beforehand.</p>
+<p><a href="$checkin_url" style="display:inline-block;padding:10px 18px;background:#2563eb;\
+color:#ffffff;text-decoration:none;border-radius:4px;">Open the agenda</a></p>
+<p>All your reminders are in your <a href="$inbox_url">Upward inbox</a>.</p>
+<p style="font-size:12px;color:#6b7280;">This is an automated message from Upward for \
+$tenant_name.</p>
+</div>
+</body>
+</html>
+"""
+
+_GOAL_HTML = """\
+<!DOCTYPE html>
+<html lang="en">
+<body style="margin:0;padding:24px;background:#f5f6f8;font-family:Arial,Helvetica,sans-serif;\
+color:#1f2933;">
+<div style="max-width:560px;margin:0 auto;background:#ffffff;border-radius:6px;padding:24px;">
+<p>Hello $recipient_name,</p>
+<p>$whose development goal <strong>$goal_title</strong> $when (due date: $due_on).</p>
+<p>Update its progress, complete it, or agree a new date.</p>
+<p><a href="$plan_url" style="display:inline-block;padding:10px 18px;background:#2563eb;\
+color:#ffffff;text-decoration:none;border-radius:4px;">Open the plan</a></p>
+<p>All your reminders are in your <a href="$inbox_url">Upward inbox</a>.</p>
+<p style="font-size:12px;color:#6b7280;">This is an automated message from Upward for \
+$tenant_name.</p>
+</div>
+</body>
+</html>
+"""
+
 DEFAULTS: dict[str, Template] = {
     "reminder": Template(
         subject="$whose $credential_type $when",
@@ -143,6 +208,40 @@ You receive this digest because you manage people or administer HR at $tenant_na
 This is an automated message from Upward.
 """,
         html=_DIGEST_HTML,
+    ),
+    "checkin_reminder": Template(
+        subject="Check-in with $with_name $when",
+        text="""\
+Hello $recipient_name,
+
+Your check-in "$title" with $with_name is $when ($starts_at).
+
+Add what you want to talk about to the agenda beforehand:
+$checkin_url
+
+All your reminders are in your Upward inbox:
+$inbox_url
+
+This is an automated message from Upward for $tenant_name.
+""",
+        html=_CHECKIN_HTML,
+    ),
+    "goal_overdue": Template(
+        subject='$whose goal "$goal_title" $when',
+        text="""\
+Hello $recipient_name,
+
+$whose development goal "$goal_title" $when (due date: $due_on).
+
+Update its progress, complete it, or agree a new date:
+$plan_url
+
+All your reminders are in your Upward inbox:
+$inbox_url
+
+This is an automated message from Upward for $tenant_name.
+""",
+        html=_GOAL_HTML,
     ),
 }
 
@@ -268,6 +367,21 @@ def when_phrase(days_until: int) -> str:
     if days_until == -1:
         return "expired yesterday"
     return f"expired {-days_until} days ago"
+
+
+def due_phrase(days_late: int) -> str:
+    """A goal's `$when`: how long ago it was due (1 or more days)."""
+    return "was due yesterday" if days_late == 1 else f"was due {days_late} days ago"
+
+
+def soon_phrase(minutes: int) -> str:
+    """A meeting's `$when`: how soon it starts, rounded to what a person would say."""
+    if minutes < 90:
+        return f"in {max(minutes, 1)} minute{'s' if minutes != 1 else ''}"
+    hours = round(minutes / 60)
+    if hours < 36:
+        return f"in {hours} hours"
+    return f"in {round(minutes / 1440)} days"
 
 
 def _item_when(item: Mapping[str, Any]) -> str:

@@ -41,6 +41,14 @@ TOP_KEYS = {
     "career_tracks",
     "career_links",
     "employee_levels",
+    "hr_reads_feedback",
+    "feedback_requests",
+    "feedback",
+    "mentors",
+    "learning_resources",
+    "mentorships",
+    "checkins",
+    "development_plans",
 }
 CREDENTIAL_TYPE_KEYS = {
     "name",
