@@ -251,6 +251,7 @@ class TestTwoSchedulers:
     async def test_two_schedulers_and_a_redelivery_write_each_reminder_once(
         self, gql: GQL, make_tenant: Any, owner_engine: Any
     ) -> None:
+        from tests.smtp import running_inbox, smtp_settings
         from workers.broker import broker, redis_client
         from workers.development import checkin_tick
         from workers.scheduler import periodic_jobs, tick
@@ -269,14 +270,16 @@ class TestTwoSchedulers:
                 client.delete(key)
             await tick(client, jobs, now=now.timestamp(), only={t.id})
             checkin_tick.send(str(t.id))  # and a redelivered message
-            worker = dramatiq.Worker(broker, worker_timeout=50, worker_threads=2)
-            worker.start()
-            try:
-                for queue in ("default", "deliveries"):
-                    await asyncio.to_thread(broker.join, queue, timeout=60_000)
-                await asyncio.to_thread(worker.join)
-            finally:
-                await asyncio.to_thread(worker.stop)
+            with running_inbox() as inbox, smtp_settings(inbox):
+                worker = dramatiq.Worker(broker, worker_timeout=50, worker_threads=2)
+                worker.start()
+                try:
+                    for queue in ("default", "deliveries"):
+                        await asyncio.to_thread(broker.join, queue, timeout=60_000)
+                    await asyncio.to_thread(worker.join)
+                finally:
+                    await asyncio.to_thread(worker.stop)
+                mails = inbox.messages
         finally:
             broker.flush_all()
         got = await rows(
@@ -292,7 +295,13 @@ class TestTwoSchedulers:
             "group by channel, status",
             t=t.id,
         )
-        assert {(r.channel, r.status): r.n for r in sent}.get(("in_app", "sent")) == 2
+        counts = {(r.channel, r.status): r.n for r in sent}
+        assert counts.get(("in_app", "sent")) == 2 and counts.get(("email", "sent")) == 2
+        # rendered from the check-in template, one per participant
+        assert sorted(m["Subject"].split(" in ")[0] for m in mails) == [
+            "Check-in with Dee Dev",
+            "Check-in with Lee Lead",
+        ], [m["Subject"] for m in mails]
 
 
 async def test_materializing_twice_adds_nothing(

@@ -317,7 +317,7 @@ class TestRequestFlow:
             assert note["subject"] == "Dee Dev asks for your feedback on Python"
             assert "2026-06-30" in note["body"] and "private context" not in note["body"]
             assert note["data"]["feedback_request_id"] == rid
-            assert note["channels"] == ["IN_APP"]
+            assert note["channels"] == ["EMAIL", "IN_APP"]
         # a colleague asked sees the request waiting, with only their own entry
         waiting = (await gql.ok(REQUESTS, {"f": {"waitingForMe": True}}, token=peer))[
             "feedbackRequests"

@@ -645,3 +645,54 @@ def test_manifest_plans_are_checked() -> None:
         "a certification (and only one) names its 'credential_type'",
     ):
         assert expected in problems, expected
+
+
+async def test_the_reviewer_is_emailed_unless_they_opted_out(
+    t: TenantInfo, gql: GQL, owner_engine: Any
+) -> None:
+    from tests.reminders.helpers import principal_of
+    from tests.smtp import running_inbox, smtp_settings
+    from upward.db import tenant_session
+    from upward.reminders import delivery
+
+    c = await _catalog(gql, t)
+    pid = (await _create(gql, t, c))["id"]
+    await _move(gql, t, pid, "SUBMIT", "dev@t.example")
+
+    async def emails_of(email: str) -> list[Any]:
+        async with owner_engine.connect() as conn:
+            return list(
+                (
+                    await conn.execute(
+                        sa.text(
+                            "select d.id from deliveries d join notifications n on "
+                            "n.tenant_id = d.tenant_id and n.id = d.notification_id join employees e "
+                            "on e.tenant_id = n.tenant_id and e.id = n.recipient_id "
+                            "where d.tenant_id = :t and d.channel = 'email' and e.email = :e"
+                        ),
+                        {"t": t.id, "e": email},
+                    )
+                ).scalars()
+            )
+
+    pending = await emails_of("lead@t.example")
+    assert len(pending) == 1
+    with running_inbox() as inbox, smtp_settings(inbox):
+        p = await principal_of(t.id)
+        async with tenant_session(t.id) as s:
+            outcome = await delivery.attempt(s, p, pending[0])
+        assert outcome.status == "sent"
+        [msg] = await inbox.wait_for_async(1)
+    assert msg["Subject"] == "Dee Dev submitted a development plan for your review"
+    assert "Growing toward senior (2026)" in msg.get_content()
+    # the owner opted out of email: the approval reaches their inbox only
+    prefs = "mutation { setNotificationPreferences(input: {emailEnabled: false}) { emailEnabled } }"
+    await gql.ok(prefs, token=t.token("dev@t.example"))
+    await _move(gql, t, pid, "APPROVE", "lead@t.example", "Go")
+    assert await emails_of("dev@t.example") == []
+    inbox_q = "{ notifications(first: 5) { edges { node { subject body } } } }"
+    got = await gql.ok(inbox_q, token=t.token("dev@t.example"))
+    assert got["notifications"]["edges"][0]["node"] == {
+        "subject": "Your development plan 'Growing toward senior (2026)' was approved",
+        "body": "Your development plan 'Growing toward senior (2026)' was approved: Go",
+    }

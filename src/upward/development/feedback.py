@@ -29,7 +29,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from upward import clock
 from upward.audit import service as audit
 from upward.auth.principal import Principal
-from upward.db import Executor, after_commit, fetch
+from upward.db import Executor, fetch
 from upward.development.models import (
     FEEDBACK_VISIBILITIES,
     Feedback,
@@ -52,7 +52,6 @@ MAX_BODY = 5000
 MAX_MESSAGE = 2000
 MAX_DUE_DAYS = 366
 UUIDS = pg.ARRAY(pg.UUID(as_uuid=True))
-NOTIFY_CHANNELS = frozenset({"in_app"})  # see _notify
 
 FEEDBACK_ORDER = Order(
     key="feedback:created_desc",
@@ -373,40 +372,19 @@ def _about_text(skill: Any, goal: Any) -> str:
 async def _notify(
     session: Executor, principal: Principal, items: list[tuple[Any, str, str, str, dict[str, Any]]]
 ) -> None:
-    """In-app notifications, keyed so each is written once: items are (person row, key,
-    subject, body, data). Delivered after the commit.
+    """Notifications (in-app, and email unless the person opted out), keyed so each is
+    written once: items are (person row, key, subject, body, data). Delivered after the
+    commit."""
+    from upward.reminders.outbox import EventNote, notify_people
 
-    In-app only, as `outbox._notify_holders`: the email channel renders every message from the
-    reminder or digest template, so a rendered event notification would die as undeliverable.
-    Once it sends a rendered notification's own text, add "email" here (`effective_channels`
-    then drops it for people who opted out)."""
-    from upward.reminders.outbox import NewNotification, create_notifications
-    from upward.reminders.planner import effective_channels
-
-    notes = [
-        NewNotification(
-            recipient_id=person["id"],
-            kind="event",
-            key=key,
-            template_kind="event",
-            context={},
-            data=data,
-            channels=effective_channels(
-                NOTIFY_CHANNELS, mandatory=False, email_enabled=person["email_enabled"]
-            ),
-            reminder_ids=[],
-            rendered=(subject, body),
-        )
-        for person, key, subject, body, data in items
-    ]
-    if not notes:
-        return
-    created = await create_notifications(session, notes)
-    ids, tenant_id = created.delivery_ids, principal.tenant_id
-    if ids:
-        from upward.reminders.service import enqueue_delivery
-
-        after_commit(session, lambda: enqueue_delivery(tenant_id, ids))
+    await notify_people(
+        session,
+        principal.tenant_id,
+        [
+            EventNote(person["id"], key, subject, body, data)
+            for person, key, subject, body, data in items
+        ],
+    )
 
 
 # --- requests ----------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from upward import clock
 from upward.audit import service as audit
 from upward.auth.principal import Principal
-from upward.db import Executor, after_commit, fetch, is_unique_violation
+from upward.db import Executor, fetch, is_unique_violation
 from upward.development import readiness as core
 from upward.development.learning import check_skills
 from upward.development.models import (
@@ -390,29 +390,18 @@ async def _notify(
     subject: str,
     body: str,
 ) -> None:
-    """An in-app notification to the other side, once per mentorship and event (keyed)."""
-    from upward.reminders.outbox import NewNotification, create_notifications
-    from upward.reminders.service import enqueue_delivery
+    """A notification to the other side (in-app, and email unless they opted out), once per
+    mentorship and event (keyed)."""
+    from upward.reminders.outbox import EventNote, notify_people
 
-    created = await create_notifications(
-        session,
-        [
-            NewNotification(
-                recipient_id=recipient_id,
-                kind="event",
-                key=f"mentorship:{row.id}:{event}",
-                template_kind="event",
-                context={},
-                data={"mentorship_id": str(row.id), "event": f"mentorship.{event}"},
-                channels=frozenset({"in_app"}),
-                reminder_ids=[],
-                rendered=(subject, body),
-            )
-        ],
+    note = EventNote(
+        recipient_id,
+        f"mentorship:{row.id}:{event}",
+        subject,
+        body,
+        {"mentorship_id": str(row.id), "event": f"mentorship.{event}"},
     )
-    if created.delivery_ids:
-        tenant_id, ids = principal.tenant_id, list(created.delivery_ids)
-        after_commit(session, lambda: enqueue_delivery(tenant_id, ids))
+    await notify_people(session, principal.tenant_id, [note])
 
 
 async def request_mentorship(

@@ -785,52 +785,27 @@ async def _notify(
     comment: str | None,
     event_id: uuid.UUID,
 ) -> None:
-    from upward.reminders.outbox import NewNotification, create_notifications
+    """The reviewer hears of a submission (the owner's manager), the owner of a review."""
+    from upward.reminders.outbox import EventNote, notify_people
 
-    people = await fetch(
-        session,
-        "select e.id, e.name, e.manager_id, m.status as manager_status from employees e "
-        "left join employees m on m.tenant_id = e.tenant_id and m.id = e.manager_id "
-        "where e.id = $1",
-        plan.employee_id,
+    rows = await fetch(
+        session, "select name, manager_id from employees where id = $1", plan.employee_id
     )
-    if not people:
+    if not rows:
         return
-    owner = people[0]
-    items: list[NewNotification] = []
-    if action == "submit" and owner["manager_id"] and owner["manager_status"] == "active":
+    owner = rows[0]
+    data = {"plan_id": str(plan.id), "event": f"idp.{action}"}
+    notes: list[EventNote] = []
+    if action == "submit" and owner["manager_id"]:
         subject = f"{owner['name']} submitted a development plan for your review"
-        items.append(_note(owner["manager_id"], f"idp:{event_id}", subject, plan, action, ""))
+        body = f"{subject}: {plan.title!r}."
+        notes.append(EventNote(owner["manager_id"], f"idp:{event_id}", subject, body, data))
     elif action in ("approve", "request_changes") and plan.employee_id != principal.employee_id:
         verb = "approved" if action == "approve" else "returned with requested changes"
         subject = f"Your development plan {plan.title!r} was {verb}"
-        items.append(_note(plan.employee_id, f"idp:{event_id}", subject, plan, action, comment))
-    if items:
-        await create_notifications(session, items)
-
-
-def _note(
-    recipient: uuid.UUID,
-    key: str,
-    subject: str,
-    plan: Any,
-    action: str,
-    comment: str | None,
-) -> Any:
-    from upward.reminders.outbox import NewNotification
-
-    body = f"{subject}{': ' + comment if comment else '.'}"
-    return NewNotification(
-        recipient_id=recipient,
-        kind="event",
-        key=key,
-        template_kind="event",
-        context={},
-        data={"plan_id": str(plan.id), "event": f"idp.{action}"},
-        channels=frozenset({"in_app", "email"}),
-        reminder_ids=[],
-        rendered=(subject, body),
-    )
+        body = f"{subject}{': ' + comment if comment else '.'}"
+        notes.append(EventNote(plan.employee_id, f"idp:{event_id}", subject, body, data))
+    await notify_people(session, principal.tenant_id, notes)
 
 
 # --- goals -----------------------------------------------------------------------------------

@@ -40,6 +40,11 @@ EVENT_TYPES = (
     "credential.expiring",
     "credential.expired",
     "reminder.sent",
+    "idp.submitted",
+    "idp.approved",
+    "idp.changes_requested",
+    "idp.goal_completed",
+    "idp.completed",
 )
 MAX_ENDPOINTS = 50
 URL_TAKEN = "an endpoint with this URL exists: change that one"

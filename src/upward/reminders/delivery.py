@@ -106,7 +106,7 @@ async def _in_app(session: Executor, d: Any) -> Outcome:
 
 
 _EMAIL_SQL = """
-select n.id, n.kind, n.subject, n.data, e.email, e.name, e.status
+select n.id, n.kind, n.subject, n.body, n.data, e.email, e.name, e.status
 from notifications n
 join employees e on e.tenant_id = n.tenant_id and e.id = n.recipient_id
 where n.id = $1
@@ -119,14 +119,20 @@ async def _email(session: Executor, principal: Principal, d: Any) -> Outcome:
         await _mark(session, d, "cancelled", status_code=None, error="recipient offboarded")
         return Outcome(d["id"], "email", "cancelled")
     n = rows[0]
-    kind = "digest" if n["kind"] == "digest" else "reminder"
-    template = (await load_templates(session, {kind})).get(kind) or templates.DEFAULTS[kind]
-    context = dict((n["data"] or {}).get("context") or {})
-    try:
-        rendered = templates.render(kind, template, context)
-    except ValueError as exc:  # a context written by an older release: nothing will fix it
-        await _mark(session, d, "dead", status_code=None, error=f"cannot render: {exc}")
-        return Outcome(d["id"], "email", "dead")
+    data = n["data"] or {}
+    # the notification's template (older rows: by kind); none: the text written by the code
+    kind = data.get("template", "digest" if n["kind"] == "digest" else "reminder")
+    if kind is None:
+        rendered = templates.Rendered(subject=n["subject"], text=n["body"], html="")
+    else:
+        template = (await load_templates(session, {kind})).get(kind) or templates.DEFAULTS.get(kind)
+        try:
+            if template is None:
+                raise ValueError(f"unknown template kind {kind!r}")
+            rendered = templates.render(kind, template, dict(data.get("context") or {}))
+        except ValueError as exc:  # a context written by an older release: nothing will fix it
+            await _mark(session, d, "dead", status_code=None, error=f"cannot render: {exc}")
+            return Outcome(d["id"], "email", "dead")
     message = email.OutgoingEmail(
         to=email.recipient(n["name"], n["email"]),
         subject=rendered.subject,
@@ -165,6 +171,9 @@ GLOBAL_IDS = {
     "recipient_id": "Employee",
     "verified_by": "Employee",
     "superseded_ids": "Credential",
+    "plan_id": "DevelopmentPlan",
+    "goal_id": "PlanGoal",
+    "actor_id": "Employee",
 }
 
 

@@ -747,7 +747,9 @@ async def create_notifications(session: Executor, items: Sequence[NewNotificatio
             )
             subjects.append(rendered.subject)
             bodies.append(rendered.text)
-        datas.append(json.dumps({**item.data, "context": item.context}))
+        # the email is rendered from the same template (or sends this text: `rendered`)
+        template = None if item.rendered is not None else item.template_kind
+        datas.append(json.dumps({**item.data, "context": item.context, "template": template}))
     rows = await fetch(
         session,
         """
@@ -806,6 +808,64 @@ async def create_notifications(session: Executor, items: Sequence[NewNotificatio
         )
         delivery_ids = [r["id"] for r in created]
     return Created(list(by_key.values()), delivery_ids)
+
+
+@dataclass
+class EventNote:
+    """A message about something a person did (a plan submitted, a mentorship accepted...):
+    text written by the code, in-app and by email unless the recipient opted out of email."""
+
+    recipient_id: uuid.UUID
+    key: str  # idempotency: the same key is written once
+    subject: str
+    body: str
+    data: dict[str, Any]
+    channels: frozenset[str] = frozenset({"in_app", "email"})
+
+
+async def notify_people(
+    session: Executor, tenant_id: uuid.UUID, notes: Sequence[EventNote]
+) -> Created:
+    """Write event notifications for active recipients (email per their preference) and send
+    their deliveries once the transaction commits (the sweeper catches a lost message)."""
+    if not notes:
+        return Created([], [])
+    rows = await fetch(
+        session,
+        "select e.id, coalesce(p.email_enabled, true) as email_enabled from employees e "
+        "left join notification_preferences p on p.tenant_id = e.tenant_id "
+        "and p.employee_id = e.id where e.id = any($1::uuid[]) and e.status = 'active'",
+        list({n.recipient_id for n in notes}),
+    )
+    email_ok = {r["id"]: r["email_enabled"] for r in rows}
+    items = [
+        NewNotification(
+            recipient_id=n.recipient_id,
+            kind="event",
+            key=n.key,
+            template_kind="event",
+            context={},
+            data=n.data,
+            channels=effective_channels(
+                n.channels, mandatory=False, email_enabled=email_ok[n.recipient_id]
+            ),
+            reminder_ids=[],
+            rendered=(n.subject, n.body),
+        )
+        for n in notes
+        if n.recipient_id in email_ok
+    ]
+    created = await create_notifications(session, items) if items else Created([], [])
+    if created.delivery_ids:
+        ids = list(created.delivery_ids)
+
+        def enqueue() -> None:
+            from workers.reminders import enqueue_deliveries
+
+            enqueue_deliveries(tenant_id, ids)
+
+        after_commit(session, enqueue)
+    return created
 
 
 async def load_templates(session: Executor, kinds: set[str]) -> dict[str, templates.Template]:
