@@ -164,7 +164,9 @@ class TestWhoReadsWhat:
         everything = await gql.ok(ALL, {}, token=t.token("hr@t.example"))
         assert everything["feedback"]["totalCount"] == 2
         assert await reads("ops@t.example") == set()  # still nobody else
-        got = await gql.ok(SETTINGS, {"on": False}, token=t.token("hr@t.example"))
+        err = only_error(await gql(SETTINGS, {"on": False}, token=t.token("hr@t.example")))
+        assert err["extensions"]["code"] == "FORBIDDEN"  # HR does not decide its own access
+        got = await gql.ok(SETTINGS, {"on": False}, token=t.token("admin@t.example"))
         assert await reads("hr@t.example") == set()
         audit = await gql.ok(
             '{ auditEvents(filter: {action: "feedback_settings.update"}) { edges { node { '

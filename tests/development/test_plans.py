@@ -526,7 +526,7 @@ async def test_pages_of_people_with_plans_stay_flat(
         await gql.ok(CREATE, {"i": _input(c)}, token=t.token(f"w{i}@t.example"))
     q = """query($n: Int!) { employees(first: $n) { edges { node { name
       skills { skill { name } proficiency }
-      idp { title status progress targetLevels { title }
+      idp { title status progress targetLevels { title } history { action actor { name } }
             goals { title overdue skills { name } activities { title credentialType { name } } } } } } } }"""
     hr = t.token("hr@t.example")
     small = await _count(gql, count_statements, q, {"n": 8}, hr)
@@ -695,4 +695,44 @@ async def test_the_reviewer_is_emailed_unless_they_opted_out(
     assert got["notifications"]["edges"][0]["node"] == {
         "subject": "Your development plan 'Growing toward senior (2026)' was approved",
         "body": "Your development plan 'Growing toward senior (2026)' was approved: Go",
+    }
+
+
+async def test_links_to_goals_show_the_goal_to_those_who_read_the_plan(
+    t: TenantInfo, gql: GQL
+) -> None:
+    c = await _catalog(gql, t)
+    plan = await _create(gql, t, c)
+    gid = plan["goals"][0]["id"]
+    dev, lead = t.token("dev@t.example"), t.token("lead@t.example")
+    # feedback asked on the goal: the requester sees the goal, the colleague asked only its id
+    ask = """mutation($i: RequestFeedbackInput!) { requestFeedback(input: $i) { id goalId goal { title } } }"""
+    got = (
+        await gql.ok(
+            ask, {"i": {"responderIds": [t.gid("peer@t.example")], "goalId": gid}}, token=dev
+        )
+    )["requestFeedback"]
+    assert got["goal"] == {"title": "Own a service end to end"} and got["goalId"] == gid
+    seen = await gql.ok(
+        "query($id: ID!) { node(id: $id) { ... on FeedbackRequest { goalId goal { title } } } }",
+        {"id": got["id"]},
+        token=t.token("peer@t.example"),
+    )
+    assert seen["node"] == {"goalId": gid, "goal": None}
+    # an action item of the 1:1 advances the goal
+    series = await gql.ok(
+        "mutation($i: CreateCheckInSeriesInput!) { createCheckInSeries(input: $i) { id } }",
+        {"i": {"reportId": t.gid("dev@t.example"), "startsAt": "2026-06-16T09:30:00"}},
+        token=lead,
+    )
+    assert series["createCheckInSeries"]["id"]
+    meetings = await gql.ok("{ checkIns(first: 1) { edges { node { id } } } }", token=lead)
+    meeting = meetings["checkIns"]["edges"][0]["node"]["id"]
+    add = """mutation($i: AddActionItemInput!) { addCheckInActionItem(input: $i) { goal { title progress } } }"""
+    got = await gql.ok(
+        add, {"i": {"checkInId": meeting, "body": "Draft the runbook", "goalId": gid}}, token=lead
+    )
+    assert got["addCheckInActionItem"]["goal"] == {
+        "title": "Own a service end to end",
+        "progress": 0,
     }

@@ -13,6 +13,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from upward.development import checkins
+from upward.development.plans_schema import PlanGoal, goal_ref
 from upward.graphql.node import Node, register_node
 from upward.graphql.relay import (
     Connection,
@@ -196,6 +197,11 @@ class CheckInActionItem:
     )
     created_at: datetime
     _owner_id: strawberry.Private[uuid.UUID]
+    _goal_raw: strawberry.Private[uuid.UUID | None]
+
+    @strawberry.field(description="That goal, when you may read its plan (else null).")
+    async def goal(self, info: Info) -> PlanGoal | None:
+        return await goal_ref(info.context, self._goal_raw)
 
     @strawberry.field
     async def owner(self, info: Info) -> EmployeeRef | None:
@@ -212,6 +218,7 @@ def action_obj(r: Any) -> CheckInActionItem:
         goal_id=to_global_id("PlanGoal", r.goal_id) if r.goal_id else None,
         created_at=r.created_at,
         _owner_id=r.owner_id,
+        _goal_raw=r.goal_id,
     )
 
 

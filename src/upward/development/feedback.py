@@ -677,8 +677,9 @@ async def give_feedback(
 
 
 async def set_settings(session: Executor, principal: Principal, *, hr_reads_feedback: bool) -> bool:
-    """Let HR read all feedback of the tenant, or not (hr_admin, tenant_admin); audited."""
-    principal.require_hr("changing who reads feedback")
+    """Let HR read all feedback of the tenant, or not; audited. A tenant_admin decides: HR
+    cannot grant itself access to what people said to each other."""
+    principal.require_tenant_admin("changing who reads feedback")
     before = await hr_reads_enabled(session)
     stmt = pg_insert(t_settings).values(
         tenant_id=principal.tenant_id, hr_reads_feedback=hr_reads_feedback, updated_at=clock.now()

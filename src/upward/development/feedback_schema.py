@@ -14,6 +14,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from upward.development import feedback as service
+from upward.development.plans_schema import PlanGoal, goal_ref
 from upward.development.schema import PAGE_DOC, Skill, _load_skill
 from upward.graphql.lazy import Lazy
 from upward.graphql.node import Node, register_node
@@ -133,6 +134,9 @@ class Feedback(Node):
     goal_id: strawberry.ID | None = strawberry.field(
         description="The IDP goal (of the recipient's plans) it is about, if any."
     )
+    goal: PlanGoal | None = strawberry.field(
+        description="That goal, when you may read its plan (else null; `goalId` stays)."
+    )
     request: FeedbackRequest | None = strawberry.field(
         description="The request it answers (null if unsolicited or not yours to read)."
     )
@@ -149,6 +153,7 @@ def feedback_obj(ctx: Any, row: Any) -> Feedback:
         recipient=Lazy(lambda: _employee(ctx, rid)),  # type: ignore[arg-type]
         skill=Lazy(lambda: _load_skill(ctx, sid)) if sid else None,  # type: ignore[arg-type]
         goal_id=to_global_id(GOAL, row.goal_id) if row.goal_id else None,
+        goal=Lazy(lambda: goal_ref(ctx, row.goal_id)) if row.goal_id else None,  # type: ignore[arg-type]
         request=Lazy(lambda: _load_request(ctx, qid)) if qid else None,  # type: ignore[arg-type]
     )
 
@@ -170,6 +175,9 @@ class FeedbackRequest(Node):
     skill: Skill | None
     goal_id: strawberry.ID | None = strawberry.field(
         description="The goal of the requester's IDP it is about, if any."
+    )
+    goal: PlanGoal | None = strawberry.field(
+        description="That goal, when you may read its plan (else null; `goalId` stays)."
     )
     message: str | None
     due_on: date | None
@@ -220,6 +228,7 @@ def request_obj(ctx: Any, row: Any) -> FeedbackRequest:
         requester=Lazy(lambda: _employee(ctx, qid)),  # type: ignore[arg-type]
         skill=Lazy(lambda: _load_skill(ctx, sid)) if sid else None,  # type: ignore[arg-type]
         goal_id=to_global_id(GOAL, row.goal_id) if row.goal_id else None,
+        goal=Lazy(lambda: goal_ref(ctx, row.goal_id)) if row.goal_id else None,  # type: ignore[arg-type]
         message=row.message,
         due_on=row.due_on,
         status=FeedbackRequestStatus(row.status),
@@ -498,7 +507,8 @@ class FeedbackMutation:
         return feedback_obj(ctx, row)
 
     @strawberry.mutation(
-        description="Let HR read all feedback of the tenant, or not (hr_admin, tenant_admin)."
+        description="Let HR read all feedback of the tenant, or not (tenant_admin only: HR "
+        "cannot grant itself access)."
     )
     async def set_feedback_settings(self, info: Info, hr_reads_feedback: bool) -> FeedbackSettings:
         ctx = info.context

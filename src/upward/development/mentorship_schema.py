@@ -16,6 +16,7 @@ from strawberry.types import Info
 from upward.development import learning, mentorship
 from upward.development import readiness as core
 from upward.development.loaders import skill_by_id_loader
+from upward.development.plans_schema import PlanGoal, goal_ref
 from upward.development.schema import PAGE_DOC, Skill, skill_obj
 from upward.errors import BadUserInput
 from upward.graphql.lazy import Lazy
@@ -332,6 +333,12 @@ class Mentorship(Node):
     @strawberry.field(description="The skills asked for.")
     async def skills(self, info: Info) -> list[Skill]:
         return await _skills(info.context, list(self._row.skill_ids or []))
+
+    @strawberry.field(
+        description="That goal, when you may read its plan (the mentor usually may not)."
+    )
+    async def goal(self, info: Info) -> PlanGoal | None:
+        return await goal_ref(info.context, self._row.goal_id)
 
 
 def mentorship_obj(ctx: Any, row: Any) -> Mentorship:

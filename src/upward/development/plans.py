@@ -224,16 +224,21 @@ async def targets_of(
     return out
 
 
-async def history_of(session: Executor, plan_id: uuid.UUID) -> list[Any]:
-    return list(
-        (
-            await session.execute(
-                sa.select(t_event)
-                .where(t_event.c.plan_id == plan_id)
-                .order_by(t_event.c.at, t_event.c.id)
-            )
-        ).all()
-    )
+async def history_of(
+    session: Executor, plan_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[Any]]:
+    """Each plan's changes, oldest first: one statement for any number of plans."""
+    rows = (
+        await session.execute(
+            sa.select(t_event)
+            .where(t_event.c.plan_id.in_(list(plan_ids)))
+            .order_by(t_event.c.plan_id, t_event.c.at, t_event.c.id)
+        )
+    ).all()
+    out: dict[uuid.UUID, list[Any]] = {p: [] for p in plan_ids}
+    for r in rows:
+        out[r.plan_id].append(r)
+    return out
 
 
 PLAN_ORDER = Order(

@@ -323,8 +323,7 @@ class DevelopmentPlan(Node):
     @strawberry.field(description="Every change, oldest first.")
     async def history(self, info: Info) -> list[PlanHistoryEntry]:
         ctx = info.context
-        async with ctx.session() as s:
-            rows = await plans.history_of(s, self._row.id)
+        rows = await _batched(ctx, "PlanHistoryLoader", plans.history_of).load(self._row.id)
         return [
             PlanHistoryEntry(
                 action=r.action,
@@ -376,29 +375,41 @@ async def _plan_nodes(ctx: Any, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
     return {r.id: plan_obj(ctx, r) for r in rows if r is not None}
 
 
-async def _goal_rows(ctx: Any, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
-    """Goals by id whose plan the viewer may read (two statements)."""
-    async with ctx.session() as s:
-        rows = await fetch(s, "select plan_id, id from plan_goals where id = any($1::uuid[])", ids)
-    by_plan: dict[uuid.UUID, list[uuid.UUID]] = {}
-    for r in rows:
-        by_plan.setdefault(r["plan_id"], []).append(r["id"])
-    readable = await plan_loader(ctx).load_many(list(by_plan))
-    out: dict[uuid.UUID, Any] = {}
-    for plan_row in readable:
-        if plan_row is None:
-            continue
-        for g in await goals_loader(ctx).load(plan_row.id) or []:
-            if g["id"] in ids:
-                out[g["id"]] = g
-    return out
+def goal_loader(ctx: Any) -> DataLoader[uuid.UUID, Any]:
+    """Goals by id, only those whose plan the viewer may read: a constant number of statements
+    for a page (the goals' plans, then their goals through the plan loaders)."""
+
+    async def load(ids: list[uuid.UUID]) -> list[Any]:
+        async with ctx.session() as s:
+            rows = await fetch(
+                s, "select plan_id, id from plan_goals where id = any($1::uuid[])", ids
+            )
+        plan_of = {r["id"]: r["plan_id"] for r in rows}
+        readable = [p for p in await plan_loader(ctx).load_many(list(set(plan_of.values()))) if p]
+        goals = await goals_loader(ctx).load_many([p.id for p in readable])
+        found = {g["id"]: g for gs in goals for g in gs or []}
+        return [found.get(i) for i in ids]
+
+    return ctx.memo("GoalByIdLoader", lambda: DataLoader(load_fn=load))
+
+
+async def goal_ref(ctx: Any, goal_id: uuid.UUID | None) -> PlanGoal | None:
+    """A goal another object links to (an action item, feedback, a mentorship): null when the
+    viewer may not read its plan."""
+    if goal_id is None:
+        return None
+    row = await goal_loader(ctx).load(goal_id)
+    if row is None:
+        return None
+    return goal_obj(ctx, row, clock.today(ctx.require_principal().tenant_timezone))
 
 
 @register_node("PlanGoal")
 async def _goal_nodes(ctx: Any, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
     ctx.require_principal()
     today = clock.today(ctx.require_principal().tenant_timezone)
-    return {i: goal_obj(ctx, g, today) for i, g in (await _goal_rows(ctx, ids)).items()}
+    rows = await goal_loader(ctx).load_many(ids)
+    return {r["id"]: goal_obj(ctx, r, today) for r in rows if r is not None}
 
 
 @register_node("PlanActivity")
@@ -408,10 +419,10 @@ async def _activity_nodes(ctx: Any, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any
         rows = await fetch(
             s, "select id, goal_id from plan_activities where id = any($1::uuid[])", ids
         )
-    goals = await _goal_rows(ctx, list({r["goal_id"] for r in rows}))
+    goals = [g for g in await goal_loader(ctx).load_many(list({r["goal_id"] for r in rows})) if g]
     out: dict[uuid.UUID, Any] = {}
-    for gid in goals:
-        for a in await activities_loader(ctx).load(gid) or []:
+    for g in goals:
+        for a in await activities_loader(ctx).load(g["id"]) or []:
             if a.id in ids:
                 out[a.id] = activity_obj(ctx, a)
     return out

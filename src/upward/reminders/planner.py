@@ -7,9 +7,8 @@ Two rules, for any subject (a kind, an id and its anchor):
   for any other subject, e.g. an IDP goal's due date), with the send window below;
 - a time-relative reminder `minutes_before` an anchor time (`plan_before`: a check-in).
 
-The ladder's rules, per recipient (each in their own timezone), for credentials:
-
-The rules, per recipient (each in their own timezone):
+The ladder's rules, per recipient (each in their own timezone), told for credentials (for
+another subject read its anchor date for the expiry; it has no digest):
 - a step of the ladder falls on `expires_on + offset_days`; it becomes due at the first opening
   of the send window on or after that date (09:00 local by default; weekends skipped unless the
   policy allows them), and it is only ever sent while the window is open (never at night);
