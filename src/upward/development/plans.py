@@ -349,6 +349,31 @@ async def _touch(session: Executor, plan_id: uuid.UUID) -> None:
     )
 
 
+async def _changed(
+    session: Executor,
+    principal: Principal,
+    plan_id: uuid.UUID,
+    action: str,
+    changes: dict[str, Any],
+    *,
+    history: str | None,
+) -> None:
+    """A change to a plan's goals or activities: its history entry (`history`: the action
+    there; None when written already or nothing changed), the plan's `updated_at`, and the
+    audit event `development_plan.<action>`."""
+    if history is not None:
+        await _event(session, principal, plan_id, history, changes=changes)
+        await _touch(session, plan_id)
+    await audit.record(
+        session,
+        principal,
+        action=f"development_plan.{action}",
+        target_type="DevelopmentPlan",
+        target_id=plan_id,
+        changes=changes,
+    )
+
+
 # --- validation ------------------------------------------------------------------------------
 
 
@@ -879,14 +904,14 @@ async def add_goal(
     if n >= MAX_GOALS:
         raise BadUserInput(f"a plan has at most {MAX_GOALS} goals", field="planId")
     goal = await _insert_goal(session, principal, plan, spec, position=n, field="input")
-    await _touch(session, plan.id)
-    await audit.record(
+    await _touch(session, plan.id)  # the history has `goal_added` already
+    await _changed(
         session,
         principal,
-        action="development_plan.goal_add",
-        target_type="DevelopmentPlan",
-        target_id=plan.id,
-        changes={"goal_id": goal.id, "title": goal.title},
+        plan.id,
+        "goal_add",
+        {"goal_id": goal.id, "title": goal.title},
+        history=None,
     )
     return goal
 
@@ -973,18 +998,13 @@ async def update_goal(
                 sa.update(t_goal).where(t_goal.c.id == goal.id).values(**values).returning(t_goal)
             )
         ).one()
-    if changes:
-        await _event(
-            session, principal, plan.id, "goal_updated", changes={"goal_id": goal.id, **changes}
-        )
-        await _touch(session, plan.id)
-    await audit.record(
+    await _changed(
         session,
         principal,
-        action="development_plan.goal_update",
-        target_type="DevelopmentPlan",
-        target_id=plan.id,
-        changes={"goal_id": goal.id, **changes},
+        plan.id,
+        "goal_update",
+        {"goal_id": goal.id, **changes},
+        history="goal_updated" if changes else None,
     )
     if values.get("status") == "completed" and "completed_at" in values:
         await _goal_completed(session, principal, plan, goal)
@@ -1023,21 +1043,13 @@ async def remove_goal(
     for table in ("mentorships", "feedback_requests", "feedback"):
         await fetch(session, f"update {table} set goal_id = null where goal_id = $1", goal.id)  # noqa: S608 - constant names
     await session.execute(sa.delete(t_goal).where(t_goal.c.id == goal.id))
-    await _event(
+    await _changed(
         session,
         principal,
         plan.id,
-        "goal_removed",
-        changes={"goal_id": goal.id, "title": goal.title},
-    )
-    await _touch(session, plan.id)
-    await audit.record(
-        session,
-        principal,
-        action="development_plan.goal_remove",
-        target_type="DevelopmentPlan",
-        target_id=plan.id,
-        changes={"goal_id": goal.id, "title": goal.title},
+        "goal_remove",
+        {"goal_id": goal.id, "title": goal.title},
+        history="goal_removed",
     )
     return plan
 
@@ -1105,14 +1117,14 @@ async def add_activity(
     if n >= MAX_ACTIVITIES:
         raise BadUserInput(f"a goal has at most {MAX_ACTIVITIES} activities", field="goalId")
     row = await _insert_activity(session, principal, plan, goal, spec, position=n, field="input")
-    await _touch(session, plan.id)
-    await audit.record(
+    await _touch(session, plan.id)  # the history has `activity_added` already
+    await _changed(
         session,
         principal,
-        action="development_plan.activity_add",
-        target_type="DevelopmentPlan",
-        target_id=plan.id,
-        changes={"activity_id": row.id, "kind": row.kind},
+        plan.id,
+        "activity_add",
+        {"activity_id": row.id, "kind": row.kind},
+        history=None,
     )
     return row
 
@@ -1182,22 +1194,13 @@ async def update_activity(
                 .returning(t_activity)
             )
         ).one()
-    if changes:
-        await _event(
-            session,
-            principal,
-            plan.id,
-            "activity_updated",
-            changes={"activity_id": act.id, **changes},
-        )
-        await _touch(session, plan.id)
-    await audit.record(
+    await _changed(
         session,
         principal,
-        action="development_plan.activity_update",
-        target_type="DevelopmentPlan",
-        target_id=plan.id,
-        changes={"activity_id": act.id, **changes},
+        plan.id,
+        "activity_update",
+        {"activity_id": act.id, **changes},
+        history="activity_updated" if changes else None,
     )
     return act
 
@@ -1208,21 +1211,13 @@ async def remove_activity(
     act, goal, plan = await _activity(session, viewer, activity_id)
     _require_edit(principal, plan)
     await session.execute(sa.delete(t_activity).where(t_activity.c.id == act.id))
-    await _event(
+    await _changed(
         session,
         principal,
         plan.id,
-        "activity_removed",
-        changes={"activity_id": act.id, "goal_id": goal.id, "title": act.title},
-    )
-    await _touch(session, plan.id)
-    await audit.record(
-        session,
-        principal,
-        action="development_plan.activity_remove",
-        target_type="DevelopmentPlan",
-        target_id=plan.id,
-        changes={"activity_id": act.id},
+        "activity_remove",
+        {"activity_id": act.id, "goal_id": goal.id, "title": act.title},
+        history="activity_removed",
     )
     return goal
 
