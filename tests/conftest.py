@@ -99,6 +99,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         from tests.development.checkins_seed import seed_checkins
 
         await seed_checkins(ids)
+        from tests.mobility.matching_seed import seed_matches
+
+        await seed_matches(ids)
+        from tests.mobility.alerts_seed import seed_alerts
+
+        await seed_alerts(ids)
         await dispose_engines()
 
     asyncio.run(seed())

@@ -5,5 +5,6 @@ from workers import (
     audit,  # noqa: F401  (registers actors)
     credentials,  # noqa: F401  (registers actors)
     development,  # noqa: F401  (registers actors)
+    mobility,  # noqa: F401  (registers actors)
     reminders,  # noqa: F401  (registers actors)
 )

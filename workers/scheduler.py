@@ -38,6 +38,7 @@ def periodic_jobs() -> list[Periodic]:
     from workers.audit import prune_expired
     from workers.credentials import prune_pending_evidence, record_status_events
     from workers.development import checkin_tick, goal_reminders
+    from workers.mobility import sweep as mobility_sweep
     from workers.reminders import publish_events, scan_tenant, send_digests, sweep
 
     scan = get_settings().reminder_scan_seconds
@@ -56,6 +57,8 @@ def periodic_jobs() -> list[Periodic]:
         Periodic("development.checkin_tick", checkin_tick, every_seconds=60),
         # a goal turns overdue at midnight in its owner's zone; send windows open on the hour
         Periodic("development.goal_reminders", goal_reminders, every_seconds=3600),
+        # matches older than their posting's or person's last change (a lost trigger)
+        Periodic("mobility.sweep", mobility_sweep, every_seconds=3600),
     ]
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from upward import clock
 from upward.audit import service as audit
 from upward.auth.principal import Principal
-from upward.credentials.service import day_end, expiring_window
+from upward.credentials.service import day_end, expiring_window, record_event
 from upward.credentials.status import status_sql
 from upward.db import Executor, Params, fetch
 from upward.development.models import CredentialTypeSkill, EmployeeSkill, EmployeeSkillEvent
@@ -218,6 +218,16 @@ async def _history(
             # the statement's own time: changes in one transaction keep their order
             changed_at=sa.func.clock_timestamp(),
         )
+    )
+    # the matching workers re-match the person (workers/mobility.py)
+    await record_event(
+        session,
+        principal,
+        kind="employee.skills_changed",
+        subject_type="Employee",
+        subject_id=employee_id,
+        key=f"employee.skills_changed:{uuid.uuid4()}",
+        payload={"employee_id": employee_id, "skill_id": skill_id, "action": action},
     )
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from upward import clock
 from upward.audit import service as audit
 from upward.auth.principal import Principal
+from upward.credentials.service import record_event
 from upward.db import Executor, fetch
 from upward.development import readiness as core
 from upward.development.models import CareerTrack, EmployeeLevel, TrackLevel
@@ -154,6 +155,16 @@ async def place_employee(
             {"level_id": before.level_id, "since": before.since} if before else {},
             {"level_id": level_id, "since": since},
         ),
+    )
+    # the matching workers re-match the person (workers/mobility.py)
+    await record_event(
+        session,
+        principal,
+        kind="employee.placed",
+        subject_type="Employee",
+        subject_id=employee_id,
+        key=f"employee.placed:{uuid.uuid4()}",
+        payload={"employee_id": employee_id, "level_id": level_id, "since": since},
     )
     return row
 
@@ -364,6 +375,45 @@ async def _best_ratings(session: Executor, principal: Principal, ids: list[uuid.
     return [*stored, *await derived_ratings(session, principal, ids)]
 
 
+async def people_inputs(
+    session: Executor,
+    principal: Principal,
+    employee_ids: Sequence[uuid.UUID],
+    on: date,
+) -> tuple[dict[uuid.UUID, core.Person], dict[uuid.UUID, Any]]:
+    """What readiness reads about many people (best ratings, credentials valid today, months in
+    the current level) and their placements (employee_id, level_id, since), loaded once for any
+    number of targets: four statements whatever the number of people. No permission check:
+    callers check who may read the people."""
+    ids = list(employee_ids)
+    if not ids:
+        return {}, {}
+    best_of: dict[uuid.UUID, dict[uuid.UUID, int]] = {i: {} for i in ids}
+    for r in await _best_ratings(session, principal, ids):
+        best = best_of[r["employee_id"]]
+        best[r["skill_id"]] = max(best.get(r["skill_id"], 0), r["proficiency"])
+    creds = await valid_credentials(session, principal, ids)
+    places = {
+        r["employee_id"]: r
+        for r in await fetch(
+            session,
+            "select employee_id, level_id, since from employee_levels "
+            "where employee_id = any($1::uuid[])",
+            ids,
+        )
+    }
+    persons: dict[uuid.UUID, core.Person] = {}
+    for employee_id in ids:
+        held = tuple(
+            core.HeldCredential(c["credential_type_id"], c["id"], c["expires_on"])
+            for c in creds[employee_id]
+        )
+        place = places.get(employee_id)
+        months = months_in_level(place["since"], on) if place is not None else None
+        persons[employee_id] = core.Person(best_of[employee_id], held, months)
+    return persons, places
+
+
 async def readiness_many(
     session: Executor,
     principal: Principal,
@@ -381,20 +431,7 @@ async def readiness_many(
     on = on or clock.today(principal.tenant_timezone)
     if not ids:
         return {}
-    best_of: dict[uuid.UUID, dict[uuid.UUID, int]] = {i: {} for i in ids}
-    for r in await _best_ratings(session, principal, ids):
-        best = best_of[r["employee_id"]]
-        best[r["skill_id"]] = max(best.get(r["skill_id"], 0), r["proficiency"])
-    creds = await valid_credentials(session, principal, ids)
-    places = {
-        r["employee_id"]: r
-        for r in await fetch(
-            session,
-            "select employee_id, level_id, since from employee_levels "
-            "where employee_id = any($1::uuid[])",
-            ids,
-        )
-    }
+    persons, places = await people_inputs(session, principal, ids, on)
     wanted = set(targets.values())
     levels = await levels_by_ids(session, list(wanted | {p["level_id"] for p in places.values()}))
     for level_id in wanted:
@@ -404,13 +441,8 @@ async def readiness_many(
     parents = await _parents(session)
     out: dict[uuid.UUID, core.Readiness] = {}
     for employee_id, level_id in targets.items():
-        held = tuple(
-            core.HeldCredential(c["credential_type_id"], c["id"], c["expires_on"])
-            for c in creds[employee_id]
-        )
         place = places.get(employee_id)
-        months = months_in_level(place["since"], on) if place is not None else None
         current = levels.get(place["level_id"]) if place is not None else None
-        person = core.Person(best_of[employee_id], held, months)
+        person = persons[employee_id]
         out[employee_id] = core.readiness(person, _target(details[level_id], current), on, parents)
     return out

@@ -33,6 +33,9 @@ from upward.graphql.lazy import default_resolver
 from upward.graphql.node import Node, resolve_nodes
 from upward.graphql.relay import from_global_id
 from upward.integrations.schema import IntegrationsMutation, IntegrationsQuery
+from upward.mobility.applications_schema import ApplicationsMutation, ApplicationsQuery
+from upward.mobility.matching_schema import MatchingQuery
+from upward.mobility.postings_schema import PostingsMutation, PostingsQuery
 from upward.observability import operation_var
 from upward.people.schema import PeopleMutation, PeopleQuery
 from upward.reminders.schema import RemindersMutation, RemindersQuery
@@ -76,6 +79,9 @@ class Query(
     FeedbackQuery,
     MentorshipQuery,
     RemindersQuery,
+    PostingsQuery,
+    ApplicationsQuery,
+    MatchingQuery,
     IntegrationsQuery,
     AuditQuery,
 ):
@@ -94,6 +100,8 @@ class Mutation(
     FeedbackMutation,
     MentorshipMutation,
     RemindersMutation,
+    PostingsMutation,
+    ApplicationsMutation,
     IntegrationsMutation,
 ):
     pass

@@ -45,6 +45,15 @@ EVENT_TYPES = (
     "idp.changes_requested",
     "idp.goal_completed",
     "idp.completed",
+    "application.hired",
+    "employee.moved",
+    "posting.opened",
+    "posting.updated",
+    "posting.closed",
+    "posting.filled",
+    "career_preferences.changed",
+    "employee.skills_changed",
+    "employee.placed",
 )
 MAX_ENDPOINTS = 50
 URL_TAKEN = "an endpoint with this URL exists: change that one"

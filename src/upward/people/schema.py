@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from upward.development.mentorship_schema import MentorProfile
     from upward.development.plans_schema import DevelopmentPlan
     from upward.development.schema import CareerLevel, EmployeeSkill
+    from upward.mobility.postings_schema import CareerPreferences
 
 from upward.people.loaders import (
     department_by_id_loader,
@@ -191,6 +192,18 @@ class Employee(Node):
 
         return await idp_of(info.context, self._raw_id)
 
+    @strawberry.field(
+        description="What this person wants next. You read it for yourself; HR for anyone; "
+        "their manager line only while they are openly looking (openToMoves YES): otherwise "
+        "null, the same whether they are not looking, looking confidentially, or never said."
+    )
+    async def career_preferences(
+        self, info: Info
+    ) -> Annotated[CareerPreferences, strawberry.lazy("upward.mobility.postings_schema")] | None:
+        from upward.mobility.postings_schema import preferences_of
+
+        return await preferences_of(info.context, self._raw_id)
+
     @strawberry.field(description="People who report to this person directly. " + PageArgsDoc)
     async def direct_reports(
         self,
@@ -294,6 +307,7 @@ EMPLOYEE_RESOLVER_FIELDS = frozenset(
         "careerLevel",
         "idp",
         "mentorProfile",
+        "careerPreferences",
     }
 )
 DEPARTMENT_FIELD_COLUMNS = {"id": ("id",), "name": ("name",), "code": ("code",), "__typename": ()}

@@ -174,6 +174,9 @@ GLOBAL_IDS = {
     "plan_id": "DevelopmentPlan",
     "goal_id": "PlanGoal",
     "actor_id": "Employee",
+    "application_id": "Application",
+    "posting_id": "JobPosting",
+    "hiring_manager_id": "Employee",
 }
 
 

@@ -1041,6 +1041,9 @@ async def publish_events(session: Executor, *, limit: int = 500) -> tuple[int, l
         )
         ids = [r["id"] for r in rows]
     ids += await _notify_holders(session, events)
+    from workers.mobility import after_events  # the matching workers react to the same events
+
+    await after_events(session, events)
     await fetch(
         session,
         "update domain_events set published_at = $2 where id = any($1::uuid[])",

@@ -49,6 +49,10 @@ TOP_KEYS = {
     "mentorships",
     "checkins",
     "development_plans",
+    "job_postings",
+    "career_preferences",
+    "mobility_settings",
+    "applications",
 }
 CREDENTIAL_TYPE_KEYS = {
     "name",
@@ -226,6 +230,8 @@ class Manifest:
     notifications: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # skills, proficiency_levels
     development: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # job_postings, career_preferences, mobility_settings
+    mobility: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 class _Checker:
@@ -437,6 +443,9 @@ def validate_manifest(data: dict[str, Any], path: str = "<manifest>") -> Manifes
     from upward.development.provisioning import validate_sections as development_sections
 
     development = development_sections(c, data, set(by_email), {t.name for t in types})
+    from upward.mobility.provisioning import validate_manifest as mobility_sections
+
+    mobility = mobility_sections(c, data, set(by_email))
 
     if c.problems:
         raise ManifestError(c.problems)
@@ -457,6 +466,7 @@ def validate_manifest(data: dict[str, Any], path: str = "<manifest>") -> Manifes
         credentials=creds,
         notifications=notifications,
         development=development,
+        mobility=mobility,
     )
 
 

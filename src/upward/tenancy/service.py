@@ -281,6 +281,9 @@ async def apply_manifest(engine: AsyncEngine, manifest: Manifest) -> ApplyResult
         from upward.reminders.provisioning import apply_notifications
 
         await apply_development(session, manifest.development, tenant_id=tenant_id, result=result)
+        from upward.mobility.provisioning import apply_manifest as apply_mobility
+
+        await apply_mobility(session, manifest.mobility, tenant_id=tenant_id, result=result)
 
         await apply_notifications(
             session,

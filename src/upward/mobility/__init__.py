@@ -1,0 +1,1 @@
+"""Internal mobility: postings and gigs, career preferences, applications, matching."""
