@@ -214,7 +214,7 @@ with changed as (
         union all
         select employee_id, updated_at from career_preferences where updated_at > $1
         union all
-        select employee_id, updated_at from employee_track_placements where updated_at > $1
+        select employee_id, updated_at from employee_levels where updated_at > $1
     ) c group by employee_id
 )
 select c.employee_id from changed c

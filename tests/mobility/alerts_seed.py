@@ -1,8 +1,10 @@
-"""Baseline match alerts for the demo tenants, so `match_alerts` has rows for the isolation tests
-to hide: after the baseline matches (`matching_seed`), each open posting's alerts are sent as the
-workers would. The demo's strongest match (acme's Sam Rivera for the Payments role) has applied
-already, which the alerts skip, so where sending alerts nobody the alert that led a person to
-apply is recorded as history (a day before their application)."""
+"""Match alerts for the demo tenants, sent by the real alerts path: after the baseline matches
+(`matching_seed`), each open posting's alerts go out as `mobility.match_posting` sends them
+(`upward.mobility.alerts.send_alerts`: the settings' top N, minimum score and weekly cap, one
+`match_alerts` row and one notification per person). acme's demo has people to alert, open to
+moves, above `alert_min_score` and not applied: Sam Rivera for the Payments role, Priya
+Natarajan for the incident review gig. The isolation tests need `match_alerts` rows, so a demo that no longer alerts
+anyone fails here, at session start, rather than as an empty table later."""
 
 from __future__ import annotations
 
@@ -14,18 +16,9 @@ from upward.auth.principal import Principal
 from upward.db import tenant_session
 from upward.mobility import alerts
 
-_APPLIED_AFTER_AN_ALERT = """
-select m.posting_id, m.employee_id, m.score, a.created_at - interval '1 day' as at
-from posting_matches m
-join applications a on a.tenant_id = m.tenant_id and a.posting_id = m.posting_id
-     and a.employee_id = m.employee_id
-join job_postings j on j.tenant_id = m.tenant_id and j.id = m.posting_id
-where m.eligible
-order by m.score desc, m.posting_id, m.employee_id
-"""
-
 
 async def seed_alerts(tenant_ids: list[uuid.UUID]) -> None:
+    sent: dict[str, int] = {}
     for tid in tenant_ids:
         async with tenant_session(tid) as s:
             slug, tz = (
@@ -39,16 +32,11 @@ async def seed_alerts(tenant_ids: list[uuid.UUID]) -> None:
                     sa.text("select id from job_postings where status = 'open' order by id")
                 )
             ).scalars()
-            sent = 0
+            sent[slug] = 0
             for pid in ids.all():
-                sent += await alerts.send_alerts(s, principal, pid)
-            if sent:
-                continue
-            for r in (await s.execute(sa.text(_APPLIED_AFTER_AN_ALERT))).all():
-                await s.execute(
-                    sa.text(
-                        "insert into match_alerts (tenant_id, posting_id, employee_id, score, "
-                        "alerted_at) values (:t, :p, :e, :s, :at) on conflict do nothing"
-                    ),
-                    {"t": tid, "p": r.posting_id, "e": r.employee_id, "s": r.score, "at": r.at},
-                )
+                sent[slug] += await alerts.send_alerts(s, principal, pid)
+    if not sent.get("acme"):
+        raise RuntimeError(
+            "the acme demo alerts nobody: tenants/acme.toml needs a person open to moves who "
+            f"scores at least alert_min_score on an open posting and has not applied ({sent})"
+        )

@@ -124,6 +124,17 @@ class TestHire:
             "job_posting.fill",
         ]
 
+    async def test_the_person_stays_where_they_sit_when_the_posting_offers_it(
+        self, gql: GQL, t: TenantInfo, owner_engine: Any
+    ) -> None:
+        pid = await make_posting(
+            owner_engine, t, location_names=("Berlin", "Austin"), hiring_manager=HIRING
+        )
+        aid = await make_application(owner_engine, t, pid, stage="offer")
+        await gql.ok(HIRE, {"id": agid(aid), "s": "2026-07-01"}, token=t.token(HIRING))
+        after = await _person(owner_engine, t)
+        assert after["location_id"] == t.locations["Austin"]  # not Berlin, first by name
+
     async def test_two_rungs_up_is_lateral_and_no_level_keeps_the_posting_title(
         self, gql: GQL, t: TenantInfo, owner_engine: Any
     ) -> None:

@@ -653,11 +653,14 @@ async def _hire(
         loc = (
             await session.execute(
                 sa.text(
+                    # where they sit, if the posting offers it; else its first by name
                     "select pl.location_id from job_posting_locations pl join locations l "
                     "on l.tenant_id = pl.tenant_id and l.id = pl.location_id "
-                    "where pl.posting_id = :p order by l.name, l.id limit 1"
+                    "where pl.posting_id = :p "
+                    "order by (pl.location_id is not distinct from :here) desc, l.name, l.id "
+                    "limit 1"
                 ),
-                {"p": posting.id},
+                {"p": posting.id, "here": emp.location_id},
             )
         ).scalar()
         after["title"] = target.title if target is not None else posting.title
