@@ -8,7 +8,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 	2>/dev/null && { echo $$p; break; }; done)
 
-.PHONY: dev test install lint fmt schema bench bench-credentials bench-reminders bench-development clean
+.PHONY: dev test install lint fmt schema bench bench-credentials bench-reminders bench-development bench-mobility clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required"; exit 1; }
@@ -47,6 +47,9 @@ bench-reminders: $(STAMP)  ## one scheduler pass over 100 tenants / 1M credentia
 
 bench-development: $(STAMP)  ## readiness of 5,000 people against their next level + careerPaths on 200 levels (BENCH_DEVELOPMENT_DATABASE_URL/BENCH_REDIS_URL, default: local server)
 	$(BIN)/python -m bench.development $(BENCH_ARGS)
+
+bench-mobility: $(STAMP)  ## match 100,000 people to one posting, one person to 1,000 postings, incremental recompute (BENCH_MOBILITY_DATABASE_URL/BENCH_REDIS_URL, default: local server)
+	$(BIN)/python -m bench.mobility $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .ruff_cache
