@@ -321,6 +321,7 @@ async def test_content_rules_and_validation(t: TenantInfo, gql: GQL, other: Tena
     dev = t.token("dev@t.example")
     for over, field in (
         ({"title": "  "}, "input.title"),
+        ({"title": "nul\u0000byte"}, "input.title"),
         ({"periodEnd": "2025-12-31"}, "input.periodEnd"),
         ({"periodEnd": "2031-01-01"}, "input.periodEnd"),
         ({"targetLevelIds": [t.gid("dev@t.example")]}, "input.targetLevelIds.0"),

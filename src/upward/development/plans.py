@@ -30,7 +30,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from upward import clock
+from upward import clock, inputs
 from upward.audit import service as audit
 from upward.auth.principal import Principal
 from upward.db import Executor, fetch, fetchval
@@ -378,18 +378,7 @@ async def _changed(
 
 
 def _text(value: str | None, field: str, *, required: bool = False, limit: int = MAX_TEXT) -> Any:
-    if value is None:
-        if required:
-            raise BadUserInput("is required", field=field)
-        return None
-    value = value.strip()
-    if not value:
-        if required:
-            raise BadUserInput("must not be blank", field=field)
-        return None
-    if len(value) > limit:
-        raise BadUserInput(f"must be at most {limit} characters", field=field)
-    return value
+    return inputs.text(value, field, required=required, limit=limit)
 
 
 def _period(start: date, end: date, field: str) -> None:

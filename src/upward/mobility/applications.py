@@ -31,7 +31,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from upward import clock
+from upward import clock, inputs
 from upward.audit import service as audit
 from upward.auth.principal import Principal
 from upward.db import Executor, fetch
@@ -303,16 +303,7 @@ def check_move_kinds(values: Sequence[str]) -> tuple[str, ...]:
 
 
 def _text(value: str | None, field: str, *, required: bool = False, limit: int = MAX_NOTE) -> Any:
-    if value is not None and "\x00" in value:
-        raise BadUserInput("must not contain NUL characters", field=field)
-    value = value.strip() if value is not None else None
-    if not value:
-        if required:
-            raise BadUserInput("is required", field=field)
-        return None
-    if len(value) > limit:
-        raise BadUserInput(f"must be at most {limit} characters", field=field)
-    return value
+    return inputs.text(value, field, required=required, limit=limit)
 
 
 async def person_for_rules(session: Executor, employee_id: uuid.UUID) -> rules.Viewer | None:

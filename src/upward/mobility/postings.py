@@ -26,7 +26,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from upward import clock
+from upward import clock, inputs
 from upward.audit import service as audit
 from upward.auth.principal import Principal
 from upward.db import Executor, fetch
@@ -347,20 +347,7 @@ FIELD_NAMES = {
 
 
 def _text(value: str | None, fld: str, *, required: bool = False, limit: int = MAX_TEXT) -> Any:
-    if value is None:
-        if required:
-            raise BadUserInput("is required", field=fld)
-        return None
-    if "\x00" in value:
-        raise BadUserInput("must not contain NUL characters", field=fld)
-    value = value.strip()
-    if not value:
-        if required:
-            raise BadUserInput("must not be blank", field=fld)
-        return None
-    if len(value) > limit:
-        raise BadUserInput(f"must be at most {limit} characters", field=fld)
-    return value
+    return inputs.text(value, fld, required=required, limit=limit)
 
 
 def _int(value: int | None, fld: str, low: int, high: int) -> None:
