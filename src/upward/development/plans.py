@@ -30,7 +30,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from upward import clock, inputs
+from upward import clock
 from upward.audit import service as audit
 from upward.auth.principal import Principal
 from upward.db import Executor, fetch, fetchval
@@ -47,6 +47,7 @@ from upward.development.models import (
 )
 from upward.errors import BadUserInput, Conflict, Forbidden, NotFound
 from upward.pagination import Order, Page, PageArgs, paginate
+from upward.people import validation
 from upward.people.service import Viewer
 
 t_plan = DevelopmentPlan.__table__
@@ -378,7 +379,9 @@ async def _changed(
 
 
 def _text(value: str | None, field: str, *, required: bool = False, limit: int = MAX_TEXT) -> Any:
-    return inputs.text(value, field, required=required, limit=limit)
+    if required:
+        return validation.require_text(value, field=field, max_len=limit)
+    return validation.optional_text(value, field=field, max_len=limit)
 
 
 def _period(start: date, end: date, field: str) -> None:

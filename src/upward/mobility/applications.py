@@ -31,7 +31,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from upward import clock, inputs
+from upward import clock
 from upward.audit import service as audit
 from upward.auth.principal import Principal
 from upward.db import Executor, fetch
@@ -47,6 +47,7 @@ from upward.mobility.models import (
     PostingLocation,
 )
 from upward.pagination import Order, Page, PageArgs, paginate
+from upward.people import validation
 from upward.people.models import Employee
 from upward.people.service import Viewer, reporting_line_ids
 
@@ -303,7 +304,9 @@ def check_move_kinds(values: Sequence[str]) -> tuple[str, ...]:
 
 
 def _text(value: str | None, field: str, *, required: bool = False, limit: int = MAX_NOTE) -> Any:
-    return inputs.text(value, field, required=required, limit=limit)
+    if required:
+        return validation.require_text(value, field=field, max_len=limit)
+    return validation.optional_text(value, field=field, max_len=limit)
 
 
 async def person_for_rules(session: Executor, employee_id: uuid.UUID) -> rules.Viewer | None:

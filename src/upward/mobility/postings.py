@@ -26,7 +26,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from upward import clock, inputs
+from upward import clock
 from upward.audit import service as audit
 from upward.auth.principal import Principal
 from upward.db import Executor, fetch
@@ -41,6 +41,7 @@ from upward.mobility.models import (
     PostingSkill,
 )
 from upward.pagination import Order, Page, PageArgs, paginate
+from upward.people import validation
 
 t_posting = JobPosting.__table__
 t_loc = PostingLocation.__table__
@@ -347,7 +348,9 @@ FIELD_NAMES = {
 
 
 def _text(value: str | None, fld: str, *, required: bool = False, limit: int = MAX_TEXT) -> Any:
-    return inputs.text(value, fld, required=required, limit=limit)
+    if required:
+        return validation.require_text(value, field=fld, max_len=limit)
+    return validation.optional_text(value, field=fld, max_len=limit)
 
 
 def _int(value: int | None, fld: str, low: int, high: int) -> None:
