@@ -104,17 +104,6 @@ def can_read(viewer: Viewer, employee_id: uuid.UUID) -> bool:
     return viewer.sees_private(employee_id)
 
 
-def _visible_ids(viewer: Viewer) -> list[uuid.UUID] | None:
-    """None: every employee (HR). Else the ids whose credentials the viewer may read."""
-    p = viewer.principal
-    if p.is_hr:
-        return None
-    ids = set(viewer.line)
-    if p.employee_id is not None:
-        ids.add(p.employee_id)
-    return list(ids)
-
-
 # --- domain events (the outbox) ------------------------------------------------------------------
 
 
@@ -717,7 +706,7 @@ async def list_credentials(
     """A page of the credentials the viewer may read. Statuses are derived on `on`."""
     p = Params()
     conds: list[str] = []
-    visible = _visible_ids(viewer)
+    visible = viewer.private_ids()
     if visible is not None:
         conds.append(f"c.employee_id = any({p(visible, '::uuid[]')})")
     employee_join = ""
@@ -802,7 +791,7 @@ async def credentials_by_ids(
     if not ids:
         return {}
     stmt = sa.select(t_cred).where(t_cred.c.id.in_(ids))
-    visible = _visible_ids(viewer)
+    visible = viewer.private_ids()
     if visible is not None:
         stmt = stmt.where(t_cred.c.employee_id.in_(visible))
     if not viewer.sees_offboarded:

@@ -264,11 +264,9 @@ async def list_plans(
     """Plans the viewer may read (own, their line's, everyone's for HR), newest period first."""
     p = viewer.principal
     conds: list[Any] = []
-    if not p.is_hr:
-        readable = set(viewer.line)
-        if p.employee_id is not None:
-            readable.add(p.employee_id)
-        conds.append(t_plan.c.employee_id.in_(sorted(readable)))
+    readable = viewer.private_ids()
+    if readable is not None:
+        conds.append(t_plan.c.employee_id.in_(readable))
     if f.employee_id is not None:
         conds.append(t_plan.c.employee_id == f.employee_id)
     if f.statuses:

@@ -276,13 +276,10 @@ async def list_moves(
     session: Executor, viewer: Viewer, f: MoveFilter, page: PageArgs, *, with_count: bool = False
 ) -> Page:
     """Moves the viewer may read: their own, their line's (a manager), everyone's (HR)."""
-    p = viewer.principal
     conds: list[Any] = []
-    if not p.is_hr:
-        readable = set(viewer.line)
-        if p.employee_id is not None:
-            readable.add(p.employee_id)
-        conds.append(t_move.c.employee_id.in_(sorted(readable)))
+    readable = viewer.private_ids()
+    if readable is not None:
+        conds.append(t_move.c.employee_id.in_(readable))
     if f.employee_id is not None:
         conds.append(t_move.c.employee_id == f.employee_id)
     if f.kinds:

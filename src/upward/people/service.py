@@ -82,6 +82,17 @@ class Viewer:
         p = self.principal
         return p.is_hr or employee_id == p.employee_id or employee_id in self.line
 
+    def private_ids(self) -> list[uuid.UUID] | None:
+        """Whose private data the viewer reads: None for everyone (HR), else their own id and
+        their line's (the list form of `sees_private`, for SQL filters)."""
+        p = self.principal
+        if p.is_hr:
+            return None
+        ids = set(self.line)
+        if p.employee_id is not None:
+            ids.add(p.employee_id)
+        return sorted(ids)
+
     @property
     def sees_offboarded(self) -> bool:
         return self.principal.is_hr
