@@ -21,10 +21,15 @@ Then, in this process, as upward_app in tenant sessions (as the matching workers
 with the tenant admin as principal:
 (a) one posting against everyone open to moves, for --sample postings: `recompute_posting`
     (total, statements, rows written, RSS and its peak); then the same posting split into its
-    steps, timed around the service's own pieces (`_levels`, `_postings`, `_candidates`, then
-    `_score_all`, then the delete and `_insert`); floors: the same inputs read raw with asyncpg,
-    and the pure `scorer.score` alone over the loaded inputs (no explanation JSON); with
-    --tracemalloc one more run under tracemalloc for the Python allocation peak (slow);
+    steps, timed around the service's own pieces: `rank_posting` (the fast path: facts
+    projected in Postgres, each component's distinct values scored once by `scorer.Ranker`,
+    points added and sorted in Postgres: everyone ranked, the best EXPLAINED returned), their
+    explanations by the full scorer (`_candidates` of those people, `_score_all`), the delete,
+    `_insert` of the explained rows and `_store_rest` (everyone else, one insert-select);
+    then the reference: the full path over everyone (`_candidates` of all, the pure
+    `scorer.score` of each), whose scores the stored rows must equal; floors: the full path's
+    inputs read raw with asyncpg, and the same rows inserted raw (narrow, rolled back); with
+    --tracemalloc one more run under tracemalloc for the Python allocation peak;
 (b) one employee against every open posting: `recompute_people([one])` for --people people;
 (c) incremental: `ratings.set_rating` on one person's rated skill (as HR, in its own
     transaction), then `recompute_people([that person])`, for --incremental people, versus a
@@ -432,6 +437,35 @@ async def floor_read(app_url: str, org: Org, posting_id: uuid.UUID) -> tuple[flo
         await conn.close()
 
 
+async def floor_write(
+    owner_url: str, org: Org, posting_id: uuid.UUID, scores: dict[uuid.UUID, float]
+) -> float:
+    """The same rows inserted raw (narrow: no explanation), in a transaction rolled back: what
+    storing every candidate costs in Postgres alone (the foreign keys and indexes included)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(owner_url)
+    try:
+        tr = conn.transaction()
+        await tr.start()
+        await conn.execute("delete from posting_matches where posting_id = $1", posting_id)
+        ids = list(scores)
+        t0 = time.perf_counter()
+        await conn.execute(
+            "insert into posting_matches (tenant_id, posting_id, employee_id, score, eligible) "
+            "select $1, $2, u.e, u.s, true from unnest($3::uuid[], $4::float8[]) as u(e, s)",
+            org.id,
+            posting_id,
+            ids,
+            [scores[i] for i in ids],
+        )
+        ms = (time.perf_counter() - t0) * 1000
+        await tr.rollback()
+        return ms
+    finally:
+        await conn.close()
+
+
 async def _bench(args: argparse.Namespace) -> dict[str, Any]:
     from upward.db import dispose_engines, fetch, tenant_session
     from upward.development import ratings
@@ -471,35 +505,43 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
             svc.statements.add(counter.count)
             svc.rows.add(n)
         # the same, split around the service's own pieces (posting already stored: the delete)
-        load = Row("  load: posting, levels, _postings, _candidates")
-        score_all = Row("  score: _score_all (scorer + explanation JSON)")
+        rank = Row(f"  rank: rank_posting (all; best {matching.EXPLAINED} returned)")
+        explain = Row(f"  explain best {matching.EXPLAINED}: _candidates + _score_all")
         delete = Row("  write: delete the posting's stored rows")
-        insert = Row("  write: _insert (one unnest insert)")
-        pure = Row("floor: pure scorer.score alone, no JSON, no I/O")
-        floor = Row(f"floor: the same inputs, raw asyncpg ({len(FLOOR_SQL)} statements)")
+        insert = Row(f"  write: _insert best {matching.EXPLAINED} (jsonb explanations)")
+        rest = Row("  write: _store_rest (the rest, insert-select)")
+        ref_load = Row("reference: full path load (_candidates, all)")
+        pure = Row("reference: pure scorer.score over all, no JSON")
+        floor = Row(f"floor: full path inputs, raw asyncpg ({len(FLOOR_SQL)} stmts)")
+        floor_w = Row("floor: the same rows inserted raw (unnest)")
         loaded: dict[uuid.UUID, tuple[Any, Any]] = {}
         candidates_n = 0
         for pid in sample:
             async with tenant_session(org.id) as s:
+                rows = await fetch(
+                    s, f"select {matching._POSTING_COLUMNS} from job_postings where id = $1", pid
+                )
+                levels = await matching._levels(s)
+                postings = await matching._postings(s, rows, levels)
                 counter.count = 0
-                with Mem(load):
+                with Mem(rank):
                     t0 = time.perf_counter()
-                    rows = await fetch(
-                        s,
-                        f"select {matching._POSTING_COLUMNS} from job_postings where id = $1",
-                        pid,
+                    ranking = await matching.rank_posting(
+                        s, principal, postings[0], today, limit=matching.EXPLAINED
                     )
-                    levels = await matching._levels(s)
-                    postings = await matching._postings(s, rows, levels)
-                    people = await matching._candidates(s, principal, levels, today)
-                    load.ms.append((time.perf_counter() - t0) * 1000)
-                load.statements.add(counter.count)
-                candidates_n = len(people)
-                with Mem(score_all):
+                    rank.ms.append((time.perf_counter() - t0) * 1000)
+                rank.statements.add(counter.count)
+                rank.rows.add(ranking.total)
+                counter.count = 0
+                with Mem(explain):
                     t0 = time.perf_counter()
-                    cols = matching._score_all(postings, people, today)
-                    score_all.ms.append((time.perf_counter() - t0) * 1000)
-                score_all.people = len(people)
+                    top_ids = [r.employee_id for r in ranking.top]
+                    top_people = await matching._candidates(
+                        s, principal, levels, today, only=top_ids
+                    )
+                    cols = matching._score_all(postings, top_people, today)
+                    explain.ms.append((time.perf_counter() - t0) * 1000)
+                explain.statements.add(counter.count)
                 counter.count = 0
                 t0 = time.perf_counter()
                 await fetch(s, "delete from posting_matches where posting_id = $1", pid)
@@ -512,6 +554,13 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
                     insert.ms.append((time.perf_counter() - t0) * 1000)
                 insert.statements.add(counter.count)
                 insert.rows.add(n)
+                counter.count = 0
+                with Mem(rest):
+                    t0 = time.perf_counter()
+                    n2 = await matching._store_rest(s, pid, ranking, cols[1])
+                    rest.ms.append((time.perf_counter() - t0) * 1000)
+                rest.statements.add(counter.count)
+                rest.rows.add(n2)
                 stored = {
                     r["employee_id"]: r["score"]
                     for r in await fetch(
@@ -520,6 +569,13 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
                         pid,
                     )
                 }
+            # the reference: the full path over everyone (the pre-ranking way), to check
+            async with tenant_session(org.id) as s:
+                with Mem(ref_load):
+                    t0 = time.perf_counter()
+                    people = await matching._candidates(s, principal, levels, today)
+                    ref_load.ms.append((time.perf_counter() - t0) * 1000)
+            candidates_n = len(people)
             posting = postings[0]
             weights, targets = (
                 posting.weights,
@@ -548,6 +604,9 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
             floor.ms.append(ms)
             floor.rows.add(read)
             floor.statements.add(len(FLOOR_SQL) + 1)
+            floor_w.ms.append(await floor_write(args.database_url, org, pid, got))
+            floor_w.rows.add(len(got))
+            floor_w.statements.add(1)
         for pid, (_, n) in loaded.items():
             if n <= 0:
                 raise BenchError(f"posting {pid} matched nobody")
@@ -569,8 +628,8 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
             out["traced_s"] = traced_s
         out["traced_mb"] = traced
         out["candidates"] = candidates_n
-        svc.people = load.people = candidates_n
-        out["a"] = [svc, load, score_all, delete, insert, floor, pure]
+        svc.people = rank.people = candidates_n
+        out["a"] = [svc, rank, explain, delete, insert, rest, ref_load, pure, floor, floor_w]
         out["sample_kinds"] = [kinds[p] for p in sample]
 
         # (b) one employee against every open posting; fresh planner statistics first: the

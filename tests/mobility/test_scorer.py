@@ -310,3 +310,13 @@ class TestByHand:
             preferred=(SkillExpectation(SKILLS[1], 1),),
         )
         assert sum(p.weights.values()) == 10_000
+
+
+def test_required_note_names_only_what_the_posting_requires() -> None:
+    skills_only = role(required=skill_expectations([(SKILLS[0], 2)]))
+    note = next(c.note for c in score(skills_only, person(), TODAY).components)
+    assert note == "0 of 1 required skills met"
+    creds_only = role(credential_types=(TYPES[0],))
+    c = person(person=Person({}, (HeldCredential(TYPES[0], uuid.uuid4(), None),)))
+    note = next(c.note for c in score(creds_only, c, TODAY).components)
+    assert note == f"1 of 1 required credentials valid on {TODAY.isoformat()}"

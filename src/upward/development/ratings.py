@@ -106,7 +106,7 @@ async def ratings_of(
     return out
 
 
-async def _valid(session: Executor, principal: Principal, p: Params) -> str:
+async def valid_sql(session: Executor, principal: Principal, p: Params) -> str:
     """SQL condition: credential `c` is valid today (active or expiring, by the credentials
     domain's one status rule); its parameters go into `p`."""
     today = clock.today(principal.tenant_timezone)
@@ -123,7 +123,7 @@ async def _derived(session: Executor, principal: Principal, ids: list[uuid.UUID]
     """Grants of the credentials valid today, for these people."""
     p = Params()
     ids_p = p(ids, "::uuid[]")
-    valid = await _valid(session, principal, p)
+    valid = await valid_sql(session, principal, p)
     sql = f"""
         select c.employee_id, g.skill_id, g.proficiency, c.id as credential_id, c.expires_on,
                s.name as skill_name
@@ -144,7 +144,7 @@ async def valid_credentials(
     ids = list(dict.fromkeys(employee_ids))
     p = Params()
     ids_p = p(ids, "::uuid[]")
-    valid = await _valid(session, principal, p)
+    valid = await valid_sql(session, principal, p)
     sql = f"""
         select c.employee_id, c.id, c.credential_type_id, c.expires_on from credentials c
         where c.employee_id = any({ids_p}) and ({valid})

@@ -22,9 +22,10 @@ Readers: `posting_matches` (HR and the posting's hiring manager) and `recommende
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -32,12 +33,15 @@ import orjson
 
 from upward import clock
 from upward.auth.principal import Principal
-from upward.db import Executor, fetch
+from upward.db import Executor, Params, fetch
 from upward.development import readiness as core
 from upward.development import tracks
+from upward.development.ratings import valid_sql as ratings_valid_sql
 from upward.errors import NotFound
 from upward.mobility import rules, scorer
 from upward.pagination import Order, Page, PageArgs, page_from_rows
+
+log = logging.getLogger("upward.mobility.matching")
 
 OPEN_PLAN_STATUSES = ["draft", "submitted", "changes_requested", "approved", "in_progress"]
 
@@ -198,6 +202,279 @@ async def _candidates(
     return out
 
 
+# --- the fast path: one posting against everyone ------------------------------------------
+
+
+INPUTS = "upward_match_inputs"  # a temporary table, dropped at commit
+
+
+@dataclass(frozen=True)
+class Ranked:
+    employee_id: uuid.UUID
+    score: float
+    eligible: bool
+
+
+async def _project(
+    session: Executor, principal: Principal, posting: scorer.Posting, today: date
+) -> None:
+    """Every candidate's `scorer.Facts` for this posting, computed in Postgres into the
+    temporary table `upward_match_inputs` (one row per active person open to moves, one text
+    key per score component), so that the people never travel to Python: the same inputs as
+    `_candidates` (ratings of active skills and grants of credentials valid today, rolled up
+    to the parent skills; credentials valid today, held or expiring on the start date; the
+    placement; the current plan's targets; the preferences), projected onto the posting."""
+    lv = posting.level
+    r = posting.rules
+    p = Params()
+    skills = p([e.skill_id for e in (*posting.required, *posting.preferred)], "::uuid[]")
+    n_req = p(len(posting.required), "::int")
+    types = p(list(dict.fromkeys(posting.credential_types)), "::uuid[]")
+    on = p(posting.start_on or today, "::date")
+    today_p = p(today, "::date")
+    level = p(lv.level_id if lv else None, "::uuid")
+    track = p(lv.track_id if lv else None, "::uuid")
+    locs = p(list(posting.location_ids), "::uuid[]")
+    hm = p(posting.hiring_manager_id, "::uuid")
+    vdep = p(list(r.visible_department_ids) if r else [], "::uuid[]")
+    vloc = p(list(r.visible_location_ids) if r else [], "::uuid[]")
+    vlev = p(list(r.visible_level_ids) if r else [], "::uuid[]")
+    months = p(bool(r and r.min_months_in_role), "::bool")
+    statuses = p(OPEN_PLAN_STATUSES, "::text[]")
+    valid = await ratings_valid_sql(session, principal, p)
+    await fetch(session, f"drop table if exists pg_temp.{INPUTS}")
+    await fetch(
+        session,
+        f"""
+create temp table {INPUTS} on commit drop as
+with recursive want as (
+  select w.skill_id, w.i::int as i from unnest({skills}) with ordinality as w(skill_id, i)
+),
+sub(i, skill_id) as (  -- each wanted skill and its descendants (UNION: cycles end)
+  select i, skill_id from want
+  union
+  select sub.i, s.id from sub join skills s on s.parent_id = sub.skill_id
+),
+cand as (  -- the people, with the facts of the posting that only their own rows decide
+  select e.id, coalesce(l.since, e.hire_date) as since, lv.position,
+         coalesce(lv.track_id = {track}, false) as same_track,
+         coalesce({level} = any(p.level_ids), false) as pref_level,
+         coalesce({track} = any(p.track_ids), false) as pref_track,
+         coalesce(e.location_id = any({locs}), false) as here,
+         coalesce(p.location_ids && {locs}, false) as preferred_here,
+         e.id is not distinct from {hm} as is_hm,
+         cardinality({vdep}) = 0 or coalesce(e.department_id = any({vdep}), false) as dep_ok,
+         cardinality({vloc}) = 0 or coalesce(e.location_id = any({vloc}), false) as loc_ok,
+         cardinality({vlev}) = 0 or coalesce(l.level_id = any({vlev}), false) as lev_ok,
+         p.work_modes, p.willing_to_relocate, p.open_to_downward, p.open_to_gigs,
+         p.gig_hours_per_week
+  from career_preferences p
+  join employees e on e.tenant_id = p.tenant_id and e.id = p.employee_id
+  left join employee_levels l on l.tenant_id = e.tenant_id and l.employee_id = e.id
+  left join track_levels lv on lv.tenant_id = l.tenant_id and lv.id = l.level_id
+  where p.open_to_moves in ('yes', 'confidential') and e.status = 'active'
+),
+rated as (
+  select r.employee_id, r.skill_id, r.proficiency from employee_skills r
+  join skills s on s.tenant_id = r.tenant_id and s.id = r.skill_id
+  where s.status = 'active' and r.skill_id in (select skill_id from sub)
+  union all
+  select c.employee_id, g.skill_id, g.proficiency from credentials c
+  join credential_type_skills g
+    on g.tenant_id = c.tenant_id and g.credential_type_id = c.credential_type_id
+  join skills s on s.tenant_id = g.tenant_id and s.id = g.skill_id
+  where s.status = 'active' and g.skill_id in (select skill_id from sub) and ({valid})
+    and c.credential_type_id = any(array(
+      select g2.credential_type_id from credential_type_skills g2
+      where g2.skill_id in (select skill_id from sub)))
+),
+best as (
+  select r.employee_id, sub.i, max(r.proficiency) as have
+  from rated r join sub on sub.skill_id = r.skill_id group by 1, 2
+),
+skills_of as (
+  select employee_id,
+         string_agg(i || ':' || have, ',' order by i) filter (where i <= {n_req}) as req,
+         string_agg(i || ':' || have, ',' order by i) filter (where i > {n_req}) as pref
+  from best group by employee_id
+),
+creds_of as (
+  select h.employee_id, string_agg(t.i || ':' || h.state, ',' order by t.i) as creds
+  from (select c.employee_id, c.credential_type_id,
+               max(case when c.expires_on is null or c.expires_on >= {on} then 2 else 1 end)
+                 as state
+        from credentials c where c.credential_type_id = any({types}) and ({valid})
+        group by 1, 2) h
+  join unnest({types}) with ordinality as t(type_id, i) on t.type_id = h.credential_type_id
+  group by h.employee_id
+),
+plans as (
+  select cur.employee_id, bool_or(t.level_id = {level}) as idp_level,
+         bool_or(lv.track_id = {track}) as idp_track
+  from (select distinct on (employee_id) id, employee_id from development_plans
+        where status = any({statuses})
+        order by employee_id, (period_start <= {today_p} and period_end >= {today_p}) desc,
+                 period_start desc, id) cur
+  join development_plan_targets t on t.plan_id = cur.id
+  join track_levels lv on lv.tenant_id = t.tenant_id and lv.id = t.level_id
+  group by cur.employee_id
+),
+f as (
+  select c.*, coalesce(s.req, '') as req, coalesce(s.pref, '') as pref,
+         coalesce(k.creds, '') as creds,
+         coalesce(pl.idp_level, false) as idp_level, coalesce(pl.idp_track, false) as idp_track
+  from cand c
+  left join skills_of s on s.employee_id = c.id
+  left join creds_of k on k.employee_id = c.id
+  left join plans pl on pl.employee_id = c.id
+)
+select id as employee_id,
+       req || '|' || creds as rk,
+       pref as pk,
+       -- the rest (level, track, location, exclusion, eligibility): few distinct values
+       coalesce(position::text, '') || '|'
+         || idp_level::int || pref_level::int || idp_track::int || pref_track::int
+         || same_track::int || '|'
+         || here::int || preferred_here::int || willing_to_relocate::int || '|'
+         || coalesce(array_to_string(work_modes, ','), '') || '|'
+         || is_hm::int || open_to_gigs::int || open_to_downward::int || '|'
+         || coalesce(gig_hours_per_week::text, '') as xk,
+       -- eligibility: the hiring manager, the audience, time in role (when it matters)
+       is_hm::int || '' || dep_ok::int || loc_ok::int || lev_ok::int || '|'
+         || case when {months} then coalesce(since::text, '') else '' end as ek
+from f
+""",  # noqa: S608 - constants and placeholders only
+        *p.values,
+    )
+
+
+def _bits(text: str) -> tuple[bool, ...]:
+    return tuple(ch == "1" for ch in text)
+
+
+def _dense(sparse: str, size: int, offset: int = 0) -> tuple[int, ...]:
+    """'1:3,4:2' (1-based positions) as a tuple of `size` proficiencies (0: none)."""
+    out = [0] * size
+    for part in filter(None, sparse.split(",")):
+        i, have = part.split(":")
+        out[int(i) - 1 - offset] = int(have)
+    return tuple(out)
+
+
+_CRED_STATES = {"2": "held", "1": "expiring"}
+
+
+def _component_points(ranker: scorer.Ranker, component: str, key: str) -> int:
+    """A component key of `_project` parsed into its facts, then scored: points in hundredths
+    for the required (rk) and preferred (pk) skills; for the rest (xk) the points of the
+    level, track and location components, or -1 when the person is excluded; for eligibility
+    (ek) 1 or 0."""
+    p = ranker.posting
+    if component == "rk":
+        req, creds = key.split("|")
+        n_types = len(dict.fromkeys(p.credential_types))
+        states = ["missing"] * n_types
+        for part in filter(None, creds.split(",")):
+            i, st = part.split(":")
+            states[int(i) - 1] = _CRED_STATES[st]
+        return ranker.required(_dense(req, len(p.required)), tuple(states))
+    if component == "pk":
+        return ranker.preferred(_dense(key, len(p.preferred), len(p.required)))
+    if component == "ek":
+        flags, since = key.split("|")
+        is_hm, dep, loc_ok, lev = _bits(flags)
+        day = date.fromisoformat(since) if since else None
+        return int(ranker.eligible(is_hm, dep, loc_ok, lev, day))
+    pos, track, loc, modes, flags, hours = key.split("|")
+    position = int(pos) if pos else None
+    is_hm, gigs, down = _bits(flags)
+    if ranker.excluded(is_hm, position, gigs, int(hours) if hours else None, down):
+        return -1
+    here, preferred_here, relocate = _bits(loc)
+    return (
+        ranker.level(position)
+        + ranker.track(*_bits(track))
+        + ranker.location(here, preferred_here, relocate, frozenset(filter(None, modes.split(","))))
+    )
+
+
+COMPONENT_KEYS = ("rk", "pk", "xk", "ek")
+
+
+@dataclass
+class Ranking:
+    """`rank_posting`'s answer: the best people, how many were ranked, and (for
+    `_store_rest`) the statement that scores everyone in Postgres."""
+
+    top: list[Ranked]
+    total: int
+    scored_sql: str  # employee_id, points (hundredths), eligible of every person not excluded
+    args: list[Any]
+
+
+async def rank_posting(
+    session: Executor,
+    principal: Principal,
+    posting: scorer.Posting,
+    today: date,
+    *,
+    limit: int | None = None,
+) -> Ranking:
+    """Everyone open to moves ranked for one posting, as `scorer.score` ranks them (best first,
+    ties by employee id; excluded people left out), without building one `Candidate` per
+    person: `_project` computes each person's facts in Postgres, the distinct values of each
+    component are scored once in Python by `scorer.Ranker`, and Postgres adds the points up and
+    sorts. Returns the best `limit` (all when None) and how many were ranked in all. Five
+    statements whatever the number of people; the facts stay in `upward_match_inputs` for the
+    rest of the transaction."""
+    await fetch(session, "set local jit = off")  # short statements over many rows: JIT costs
+    await _project(session, principal, posting, today)
+    ranker = scorer.Ranker(posting, today)
+    distinct = ", ".join(f"array_agg(distinct {k})" for k in COMPONENT_KEYS)
+    keys = await fetch(session, f"select {distinct} from {INPUTS}")  # noqa: S608 - constants
+    args: list[Any] = []
+    for i, component in enumerate(COMPONENT_KEYS):  # each distinct value scored once
+        values = list(keys[0][i] or ())
+        args += [values, [_component_points(ranker, component, v) for v in values]]
+    joins = " ".join(
+        f"join unnest(${2 * i + 1}::text[], ${2 * i + 2}::int[]) as c_{k}(k, v) on c_{k}.k = m.{k}"
+        for i, k in enumerate(COMPONENT_KEYS)
+    )
+    scored = (
+        "select m.employee_id, c_rk.v + c_pk.v + c_xk.v as points, "  # noqa: S608
+        f"c_ek.v = 1 as eligible from {INPUTS} m {joins} where c_xk.v >= 0"
+    )
+    rows = await fetch(
+        session,
+        f"select s.*, count(*) over () as ranked from ({scored}) s "  # noqa: S608
+        "order by s.points desc, s.employee_id"
+        + (f" limit {int(limit)}" if limit is not None else ""),
+        *args,
+    )
+    total = rows[0]["ranked"] if rows else 0
+    top = [Ranked(r["employee_id"], r["points"] / 100, r["eligible"]) for r in rows]
+    return Ranking(top, total, scored, args)
+
+
+async def _store_rest(
+    session: Executor, posting_id: uuid.UUID, ranking: Ranking, stored: Sequence[uuid.UUID]
+) -> int:
+    """Everyone ranked but not in `stored`: their score and eligibility, without an explanation
+    (`explain_missing` builds it when a page shows them). One insert in Postgres."""
+    n = len(ranking.args)
+    rows = await fetch(
+        session,
+        "insert into posting_matches (tenant_id, posting_id, employee_id, score, eligible) "  # noqa: S608
+        f"select current_setting('app.tenant_id')::uuid, ${n + 1}, s.employee_id, "
+        f"s.points::float8 / 100, s.eligible from ({ranking.scored_sql}) s "
+        f"where s.employee_id <> all(${n + 2}::uuid[]) returning 1",
+        *ranking.args,
+        posting_id,
+        list(stored),
+    )
+    return len(rows)
+
+
 # --- writing ---------------------------------------------------------------------------------
 
 
@@ -240,9 +517,16 @@ async def _insert(session: Executor, cols: tuple[list[Any], ...]) -> int:
     return len(cols[0])
 
 
+# Each posting's best matches are stored with their explanation (alerts, insights and the
+# first pages read them); everyone else with their score alone, explained when read.
+EXPLAINED = 500
+
+
 async def recompute_posting(session: Executor, principal: Principal, posting_id: uuid.UUID) -> int:
-    """Replace the posting's stored matches: every person open to moves scored against it
-    (none when it is not open). Returns the number of rows stored."""
+    """Replace the posting's stored matches: every person open to moves ranked for it (none
+    when it is not open) by the fast path (`rank_posting`), the best `EXPLAINED` of them
+    scored again by the full scorer for their explanation (the two must agree: an error is
+    logged if they do not, and the full scorer's answer kept). Returns the rows stored."""
     principal.require_hr("recomputing matches")
     today = clock.today(principal.tenant_timezone)
     rows = await fetch(
@@ -257,8 +541,18 @@ async def recompute_posting(session: Executor, principal: Principal, posting_id:
         return 0
     levels = await _levels(session)
     postings = await _postings(session, rows, levels)
-    people = await _candidates(session, principal, levels, today)
-    return await _insert(session, _score_all(postings, people, today))
+    ranking = await rank_posting(session, principal, postings[0], today, limit=EXPLAINED)
+    top = [r.employee_id for r in ranking.top]
+    people = await _candidates(session, principal, levels, today, only=top)
+    cols = _score_all(postings, people, today)
+    fast = {(r.employee_id, r.score, r.eligible) for r in ranking.top}
+    if fast != set(zip(cols[1], cols[2], cols[3], strict=True)):
+        log.error(
+            "fast ranking disagrees with the scorer",
+            extra={"posting_id": str(posting_id), "fast": len(fast), "full": len(cols[1])},
+        )
+    n = await _insert(session, cols)
+    return n + await _store_rest(session, posting_id, ranking, cols[1])
 
 
 async def recompute_people(
@@ -323,6 +617,44 @@ def _keyset(args: PageArgs, col: str, start: int) -> tuple[str, list[Any]]:
     )
 
 
+async def explain_missing(
+    session: Executor, principal: Principal, matches: Sequence[StoredMatch]
+) -> list[StoredMatch]:
+    """The matches as stored, with those stored without an explanation (below a posting's
+    best `EXPLAINED`) scored again by the full scorer from the current data: their explanation,
+    and the score and eligibility that go with it (equal to the stored ones unless the data
+    changed since the ranking, which the workers are then already recomputing). Ten statements
+    for a page, none when every match has its explanation."""
+    missing = [m for m in matches if not m.explanation]
+    if not missing:
+        return list(matches)
+    today = clock.today(principal.tenant_timezone)
+    levels = await _levels(session)
+    rows = await fetch(
+        session,
+        f"select {_POSTING_COLUMNS} from job_postings where id = any($1::uuid[])",  # noqa: S608
+        list({m.posting_id for m in missing}),
+    )
+    postings = {p.posting_id: p for p in await _postings(session, rows, levels)}
+    people = {
+        c.employee_id: c
+        for c in await _candidates(
+            session, principal, levels, today, only=list({m.employee_id for m in missing})
+        )
+    }
+    out = []
+    for m in matches:
+        posting, person = postings.get(m.posting_id), people.get(m.employee_id)
+        if not m.explanation and posting is not None and person is not None:
+            live = scorer.score(posting, person, today)
+            if live.excluded is None:
+                m = replace(
+                    m, score=live.score, eligible=live.eligible, explanation=live.explanation()
+                )
+        out.append(m)
+    return out
+
+
 async def posting_matches(
     session: Executor,
     principal: Principal,
@@ -384,7 +716,7 @@ async def posting_matches(
         count_sql=(f"select count(*) {base}", [posting_id]),
         with_count=with_count,
     )
-    out.rows = [r[0] for r in out.rows]  # (match, total): the total is read at [-1]
+    out.rows = await explain_missing(session, principal, [r[0] for r in out.rows])
     return out
 
 
@@ -469,6 +801,6 @@ async def recommended_postings(
         count_sql=(f"select count(*) {base}", head),
         with_count=with_count,
     )
-    out.rows = [r[0] for r in out.rows]  # (match, total): the total is read at [-1]
+    out.rows = await explain_missing(session, principal, [r[0] for r in out.rows])
     hint = None if out.rows or page.after else "no open posting matches you yet"
     return Recommendations(out, who["open_to_moves"], hint)

@@ -36,7 +36,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from upward.development import readiness as core
@@ -222,9 +222,13 @@ def _points(weight_h: int, fraction: float) -> int:
 
 
 def level_step(posting: LevelInfo, current: LevelInfo | None) -> str:
-    if current is None:
+    return step_between(posting.position, current.position if current is not None else None)
+
+
+def step_between(posting_position: int, position: int | None) -> str:
+    if position is None:
         return "unknown"
-    step = posting.position - current.position
+    step = posting_position - position
     if step == 1:
         return "up"
     if step == 0:
@@ -243,64 +247,122 @@ _STEP_NOTES = {
 }
 
 
-def _track(p: LevelInfo, c: Candidate) -> tuple[float, str]:
+def track_part(
+    idp_level: bool, pref_level: bool, idp_track: bool, pref_track: bool, same_track: bool
+) -> tuple[float, str]:
+    """The track component from the facts: the best alignment that holds."""
     best, note = 0.0, "not in a track or level you target"
-    idp_levels = {lv.level_id for lv in c.idp_levels}
-    idp_tracks = {lv.track_id for lv in c.idp_levels}
     for got, fraction, text in (
-        (p.level_id in idp_levels, 1.0, "your development plan targets this level"),
-        (p.level_id in c.preferred_level_ids, 1.0, "a level you prefer"),
-        (p.track_id in idp_tracks, 0.8, "your development plan targets this track"),
-        (p.track_id in c.preferred_track_ids, 0.8, "a track you prefer"),
-        (c.level is not None and c.level.track_id == p.track_id, 0.5, "in your current track"),
+        (idp_level, 1.0, "your development plan targets this level"),
+        (pref_level, 1.0, "a level you prefer"),
+        (idp_track, 0.8, "your development plan targets this track"),
+        (pref_track, 0.8, "a track you prefer"),
+        (same_track, 0.5, "in your current track"),
     ):
         if got and fraction > best:
             best, note = fraction, text
     return best, note
 
 
-def _location(p: Posting, c: Candidate) -> tuple[float, str]:
-    here = c.who.location_id
-    if p.work_mode == "remote":
+def _track(p: LevelInfo, c: Candidate) -> tuple[float, str]:
+    return track_part(*_track_facts(p, c))
+
+
+def _track_facts(p: LevelInfo, c: Candidate) -> tuple[bool, bool, bool, bool, bool]:
+    return (
+        any(lv.level_id == p.level_id for lv in c.idp_levels),
+        p.level_id in c.preferred_level_ids,
+        any(lv.track_id == p.track_id for lv in c.idp_levels),
+        p.track_id in c.preferred_track_ids,
+        c.level is not None and c.level.track_id == p.track_id,
+    )
+
+
+def location_part(
+    work_mode: str,
+    has_locations: bool,
+    here: bool,
+    preferred_here: bool,
+    willing_to_relocate: bool,
+    work_modes: frozenset[str],
+) -> tuple[float, str]:
+    """The location component from the facts: `here` (the person sits at one of the posting's
+    locations), `preferred_here` (one of them is a location they prefer)."""
+    if work_mode == "remote":
         fraction, note = 1.0, "remote"
-    elif not p.location_ids:
+    elif not has_locations:
         fraction, note = 1.0, "no fixed location"
-    elif here is not None and here in p.location_ids:
+    elif here:
         fraction, note = 1.0, "at your location"
-    elif not p.location_ids.isdisjoint(c.preferred_location_ids):
+    elif preferred_here:
         fraction, note = 0.8, "at a location you prefer"
-    elif c.willing_to_relocate:
+    elif willing_to_relocate:
         fraction, note = 0.6, "elsewhere: you are willing to relocate"
-    elif p.work_mode == "hybrid":
+    elif work_mode == "hybrid":
         fraction, note = 0.3, "hybrid, at another location"
     else:
         fraction, note = 0.0, "on site at another location"
-    if c.work_modes and p.work_mode not in c.work_modes:
+    if work_modes and work_mode not in work_modes:
         fraction *= 0.5
-        note += f"; you prefer {', '.join(sorted(c.work_modes))} work"
+        note += f"; you prefer {', '.join(sorted(work_modes))} work"
     return fraction, note
 
 
-def _exclusion(p: Posting, c: Candidate) -> str | None:
-    if p.hiring_manager_id is not None and c.employee_id == p.hiring_manager_id:
+def _location(p: Posting, c: Candidate) -> tuple[float, str]:
+    return location_part(*_location_facts(p, c))
+
+
+def _location_facts(p: Posting, c: Candidate) -> tuple[str, bool, bool, bool, bool, frozenset[str]]:
+    here = c.who.location_id
+    return (
+        p.work_mode,
+        bool(p.location_ids),
+        here is not None and here in p.location_ids,
+        not p.location_ids.isdisjoint(c.preferred_location_ids),
+        c.willing_to_relocate,
+        c.work_modes,
+    )
+
+
+def exclusion_part(
+    p: Posting,
+    is_hiring_manager: bool,
+    position: int | None,
+    open_to_gigs: bool,
+    gig_hours_per_week: int | None,
+    open_to_downward: bool,
+) -> str | None:
+    """Why the posting must never list the person (None: it may), from the facts."""
+    if is_hiring_manager:
         return "the hiring manager of this posting"
     if p.kind == "gig":
-        if not c.open_to_gigs:
+        if not open_to_gigs:
             return "not open to gigs"
         if (
             p.hours_per_week is not None
-            and c.gig_hours_per_week is not None
-            and p.hours_per_week > c.gig_hours_per_week
+            and gig_hours_per_week is not None
+            and p.hours_per_week > gig_hours_per_week
         ):
-            return f"the gig needs {p.hours_per_week} h a week, more than {c.gig_hours_per_week}"
+            return f"the gig needs {p.hours_per_week} h a week, more than {gig_hours_per_week}"
     elif (
         p.level is not None
-        and c.level is not None
-        and p.level.position < c.level.position
-        and not c.open_to_downward
+        and position is not None
+        and p.level.position < position
+        and not open_to_downward
     ):
         return "a step down, and not open to one"
     return None
+
+
+def _exclusion(p: Posting, c: Candidate) -> str | None:
+    return exclusion_part(
+        p,
+        p.hiring_manager_id is not None and c.employee_id == p.hiring_manager_id,
+        c.level.position if c.level is not None else None,
+        c.open_to_gigs,
+        c.gig_hours_per_week,
+        c.open_to_downward,
+    )
 
 
 def required_target(p: Posting) -> core.Target:
@@ -351,12 +413,14 @@ def score(
         req = core.readiness(person, req_t, on, parents)
         met = sum(1 for s in req.skills if s.state == "met")
         held = sum(1 for c in req.credentials if c.state == "held")
-        add(
-            "required",
-            req.score / 100,
-            f"{met} of {len(req.skills)} required skills met, "
-            f"{held} of {len(req.credentials)} credentials valid on {on.isoformat()}",
-        )
+        parts = []
+        if req.skills:
+            parts.append(f"{met} of {len(req.skills)} required skills met")
+        if req.credentials:
+            parts.append(
+                f"{held} of {len(req.credentials)} required credentials valid on {on.isoformat()}"
+            )
+        add("required", req.score / 100, ", ".join(parts))
     if "preferred" in w:
         pref = core.readiness(person, pref_t, on, parents)
         met = sum(1 for s in pref.skills if s.state == "met")
@@ -415,3 +479,221 @@ def rank(matches: Iterable[Match]) -> list[Match]:
 def skill_expectations(rows: Iterable[tuple[uuid.UUID, int]]) -> tuple[core.SkillExpectation, ...]:
     """(skill, minimum proficiency) pairs as readiness expectations weighted by proficiency."""
     return tuple(core.SkillExpectation(s, m, float(max(1, m))) for s, m in rows)
+
+
+# --- the fast path: facts and a memoizing ranker ---------------------------------------------
+
+NIL = uuid.UUID(int=0)  # stands in for "some other id" in the synthetic inputs below
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What one candidate brings to one posting, projected to exactly what `score` reads: the
+    shape in which matching's fast path reads tens of thousands of people from SQL
+    (`matching.rank_posting`). `facts_of` is the same projection in Python, and
+    `Ranker.score(facts_of(p, c, today))` equals `score(p, c, today)` (tested)."""
+
+    required: tuple[int, ...] = ()  # effective proficiency per required skill, posting order
+    credentials: tuple[str, ...] = ()  # held | expiring | missing per required type (distinct)
+    preferred: tuple[int, ...] = ()  # effective proficiency per preferred skill
+    position: int | None = None  # the person's level position (None: not placed)
+    same_track: bool = False  # placed in the posting level's track
+    idp_level: bool = False  # their current plan targets the posting's level
+    idp_track: bool = False  # ... a level of the posting's track
+    pref_level: bool = False
+    pref_track: bool = False
+    here: bool = False  # sits at one of the posting's locations
+    preferred_here: bool = False
+    willing_to_relocate: bool = False
+    work_modes: frozenset[str] = frozenset()
+    is_hiring_manager: bool = False
+    open_to_gigs: bool = False
+    gig_hours_per_week: int | None = None
+    open_to_downward: bool = False
+    department_ok: bool = True  # in the posting's department audience (or it has none)
+    location_ok: bool = True
+    level_ok: bool = True
+    since: date | None = None  # in the current level since (else hired on)
+
+
+def facts_of(p: Posting, c: Candidate, today: date) -> Facts:
+    on = p.start_on or today
+    person = c.person
+    creds = core.readiness(
+        core.Person({}, person.credentials), core.Target((), p.credential_types), on
+    )
+    track = _track_facts(p.level, c) if p.level is not None else (False,) * 5
+    loc = _location_facts(p, c)
+    r = p.rules
+    who = c.who
+    return Facts(
+        required=tuple(person.skills.get(e.skill_id, 0) for e in p.required),
+        credentials=tuple(x.state for x in creds.credentials),
+        preferred=tuple(person.skills.get(e.skill_id, 0) for e in p.preferred),
+        position=c.level.position if c.level is not None else None,
+        same_track=track[4],
+        idp_level=track[0],
+        pref_level=track[1],
+        idp_track=track[2],
+        pref_track=track[3],
+        here=loc[2],
+        preferred_here=loc[3],
+        willing_to_relocate=c.willing_to_relocate,
+        work_modes=c.work_modes,
+        is_hiring_manager=p.hiring_manager_id is not None and c.employee_id == p.hiring_manager_id,
+        open_to_gigs=c.open_to_gigs,
+        gig_hours_per_week=c.gig_hours_per_week,
+        open_to_downward=c.open_to_downward,
+        department_ok=r is None
+        or not r.visible_department_ids
+        or who.department_id in r.visible_department_ids,
+        location_ok=r is None
+        or not r.visible_location_ids
+        or who.location_id in r.visible_location_ids,
+        level_ok=r is None or not r.visible_level_ids or who.level_id in r.visible_level_ids,
+        since=who.level_since or who.hire_date,
+    )
+
+
+class Ranker:
+    """`score`'s score, eligibility and exclusion for one posting, from `Facts` or from each
+    component's facts apart, with every component computed once per distinct value: people
+    share few distinct values per component (a posting's 6 required skills take a few thousand
+    proficiency combinations among 100,000 people), so ranking a tenant costs a few thousand
+    component evaluations, not one full `score` per person. Pure, and built from the same
+    component functions as `score`; points are in hundredths (the score is points / 100)."""
+
+    def __init__(self, posting: Posting, today: date) -> None:
+        self.posting = posting
+        self.today = today
+        self.on = posting.start_on or today
+        self.weights = _weights(posting)
+        self.required_target, self.preferred_target = _targets(posting)
+        self._memo: dict[tuple[Any, ...], Any] = {}
+
+    def _cached(self, key: tuple[Any, ...], compute: Any) -> Any:
+        memo = self._memo
+        if key not in memo:
+            memo[key] = compute()
+        return memo[key]
+
+    def required(self, have: tuple[int, ...], credentials: tuple[str, ...]) -> int:
+        if "required" not in self.weights:
+            return 0
+
+        def compute() -> int:
+            t = self.required_target
+            skills = {e.skill_id: h for e, h in zip(t.skills, have, strict=True) if h > 0}
+            creds = []
+            for type_id, state in zip(dict.fromkeys(t.credential_types), credentials, strict=True):
+                if state == "held":
+                    creds.append(core.HeldCredential(type_id, NIL, None))
+                elif state == "expiring":
+                    creds.append(core.HeldCredential(type_id, NIL, self.on - timedelta(days=1)))
+            r = core.readiness(core.Person(skills, tuple(creds)), t, self.on)
+            return _points(self.weights["required"], r.score / 100)
+
+        return self._cached(("r", have, credentials), compute)
+
+    def preferred(self, have: tuple[int, ...]) -> int:
+        if "preferred" not in self.weights:
+            return 0
+
+        def compute() -> int:
+            t = self.preferred_target
+            skills = {e.skill_id: h for e, h in zip(t.skills, have, strict=True) if h > 0}
+            r = core.readiness(core.Person(skills), t, self.on)
+            return _points(self.weights["preferred"], r.score / 100)
+
+        return self._cached(("p", have), compute)
+
+    def level(self, position: int | None) -> int:
+        lv = self.posting.level
+        if lv is None or "level" not in self.weights:
+            return 0
+        step = step_between(lv.position, position)
+        return _points(self.weights["level"], STEP_FRACTIONS[step])
+
+    def track(self, *flags: bool) -> int:
+        """flags: idp_level, pref_level, idp_track, pref_track, same_track."""
+        if self.posting.level is None:
+            return 0
+        return self._cached(
+            ("t", flags), lambda: _points(self.weights["track"], track_part(*flags)[0])
+        )
+
+    def location(
+        self, here: bool, preferred_here: bool, relocate: bool, work_modes: frozenset[str]
+    ) -> int:
+        p = self.posting
+
+        def compute() -> int:
+            f, _ = location_part(
+                p.work_mode, bool(p.location_ids), here, preferred_here, relocate, work_modes
+            )
+            return _points(self.weights["location"], f)
+
+        return self._cached(("l", here, preferred_here, relocate, work_modes), compute)
+
+    def excluded(
+        self,
+        is_hiring_manager: bool,
+        position: int | None,
+        open_to_gigs: bool,
+        gig_hours_per_week: int | None,
+        open_to_downward: bool,
+    ) -> bool:
+        return (
+            exclusion_part(
+                self.posting,
+                is_hiring_manager,
+                position,
+                open_to_gigs,
+                gig_hours_per_week,
+                open_to_downward,
+            )
+            is not None
+        )
+
+    def eligible(
+        self,
+        is_hiring_manager: bool,
+        department_ok: bool,
+        location_ok: bool,
+        level_ok: bool,
+        since: date | None,
+    ) -> bool:
+        r = self.posting.rules
+        if r is None:
+            return True
+
+        def pick(ok: bool, allowed: frozenset[uuid.UUID]) -> uuid.UUID | None:
+            # an id in the audience when in it, else one that is not (NIL is in no audience)
+            return next(iter(allowed)) if ok and allowed else NIL
+
+        who = rules.Viewer(
+            r.hiring_manager_id if is_hiring_manager else NIL,
+            pick(department_ok, r.visible_department_ids),
+            pick(location_ok, r.visible_location_ids),
+            pick(level_ok, r.visible_level_ids),
+            since,
+            None,
+        )
+        return not rules.eligibility(r, who, self.today)
+
+    def score(self, f: Facts) -> tuple[float, bool, bool]:
+        """(score, eligible, excluded) as `score` gives them for the person of these facts."""
+        if self.excluded(
+            f.is_hiring_manager, f.position, f.open_to_gigs, f.gig_hours_per_week,
+            f.open_to_downward,
+        ):  # fmt: skip
+            return 0.0, False, True
+        total = (
+            self.required(f.required, f.credentials)
+            + self.preferred(f.preferred)
+            + self.level(f.position)
+            + self.track(f.idp_level, f.pref_level, f.idp_track, f.pref_track, f.same_track)
+            + self.location(f.here, f.preferred_here, f.willing_to_relocate, f.work_modes)
+        )
+        ok = self.eligible(f.is_hiring_manager, f.department_ok, f.location_ok, f.level_ok, f.since)
+        return total / 100, ok, False
