@@ -193,9 +193,7 @@ async def match_people(
 # open that still hold matches
 _STALE_POSTINGS_SQL = """
 select j.id from job_postings j
-left join lateral (select max(m.computed_at) as at from posting_matches m
-                   where m.tenant_id = j.tenant_id and m.posting_id = j.id) m on true
-where j.status = 'open' and (m.at is null or m.at < j.updated_at)
+where j.status = 'open' and (j.matched_at is null or j.matched_at < j.updated_at)
 order by j.updated_at, j.id
 limit $1
 """

@@ -257,3 +257,60 @@ async def test_rows_below_the_explained_are_explained_when_read(
         assert node["explanation"]["components"]  # explained, stored or not
         total = sum(c["contribution"] for c in node["explanation"]["components"])
         assert abs(total - node["score"]) < 1e-6
+
+
+async def test_a_re_rank_writes_only_what_changed(make_tenant, owner_engine, monkeypatch):
+    t = await make_tenant(org(5))
+    pid = (await postings(owner_engine, t))[2]  # the gig: one required skill (SQL)
+    monkeypatch.setattr(matching, "EXPLAINED", 2)
+
+    async def recompute() -> int:
+        async with tenant_session(t.id) as s:
+            return await matching.recompute_posting(s, system(t), pid)
+
+    async def stored() -> dict[uuid.UUID, Any]:
+        found = await rows(
+            owner_engine,
+            "select employee_id, score, explanation, computed_at from posting_matches "
+            "where posting_id = :p order by score desc, employee_id",
+            p=pid,
+        )
+        return {r["employee_id"]: r for r in found}
+
+    first = await recompute()
+    before = await stored()
+    assert first == len(before) > 4
+    assert await recompute() == 2  # nothing changed: only the explained best rewritten
+    after = await stored()
+    assert list(after) == list(before)
+    tail = list(before)[2:]
+    assert all(after[e]["computed_at"] == before[e]["computed_at"] for e in tail)
+
+    # one person in the tail gains the skill, another closes their search
+    up, gone = tail[-1], tail[-2]
+    sql_skill = (await rows(owner_engine, "select id from skills where tenant_id = :t "
+                            "and name = 'SQL'", t=t.id))[0]["id"]  # fmt: skip
+    async with owner_engine.begin() as conn:
+        await conn.execute(
+            sa.text(
+                "insert into employee_skills (tenant_id, employee_id, skill_id, proficiency, "
+                "source) values (:t, :e, :s, 1, 'self_assessed') on conflict "
+                "(tenant_id, employee_id, skill_id) do update set proficiency = "
+                "least(employee_skills.proficiency + 1, 10)"
+            ),
+            {"t": t.id, "e": up, "s": sql_skill},
+        )
+        await conn.execute(
+            sa.text(
+                "update career_preferences set open_to_moves = 'no' "
+                "where tenant_id = :t and employee_id = :e"
+            ),
+            {"t": t.id, "e": gone},
+        )
+    written = await recompute()
+    now = await stored()
+    assert gone not in now
+    assert now[up]["score"] > before[up]["score"]
+    assert written == 2 + (up not in list(now)[:2])
+    fast, _ = await _both(t, pid)
+    assert [(e, r["score"]) for e, r in now.items()] == [(e, sc) for e, sc, _ in fast]

@@ -1,5 +1,5 @@
-"""The hourly safety net's queries find exactly what is stale: postings changed after their
-newest match, closed postings still holding matches, and people whose skills, placement or
+"""The hourly safety net's queries find exactly what is stale: postings changed after they were
+last matched (or never matched), closed postings still holding matches, and people whose skills, placement or
 preferences changed after their newest match."""
 
 from __future__ import annotations
@@ -58,7 +58,15 @@ async def test_the_sweep_finds_what_is_stale(make_tenant: Any, owner_engine: Any
     )
     await match(owner_engine, t, fresh, "p0@t.example", 80)
     await match(owner_engine, t, fresh, "p2@t.example", 80)
+    edited = await posting(owner_engine, t, skill=go, title="Edited since matched")
+    await sql(  # a recompute records when it ran on the posting
+        owner_engine,
+        "update job_postings set matched_at = case when id = :f then now() "
+        "else now() - interval '1 hour' end where id in (:f, :e)",
+        f=fresh,
+        e=edited,
+    )
     postings, dropped, people = await _stale(t)
-    assert postings == {never}  # `fresh` holds matches newer than its last change
+    assert postings == {never, edited}  # `fresh` was matched after its last change
     assert dropped == {closed}
     assert people == {t.ids["p1@t.example"]}

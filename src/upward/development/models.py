@@ -93,7 +93,13 @@ class EmployeeSkill(SQLModel, table=True):
             "source in ('self_assessed', 'manager_assessed', 'assessment')",
             name="employee_skills_source_check",
         ),
-        sa.Index("employee_skills_skill_idx", "tenant_id", "skill_id"),
+        # by skill, with who and how well (an index-only scan for matching)
+        sa.Index(
+            "employee_skills_skill_cover_idx",
+            "tenant_id",
+            "skill_id",
+            postgresql_include=["employee_id", "proficiency"],
+        ),
     )
 
     tenant_id: uuid.UUID = tenant_id_field()

@@ -26,7 +26,7 @@ import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import orjson
@@ -240,6 +240,7 @@ async def _project(
     vloc = p(list(r.visible_location_ids) if r else [], "::uuid[]")
     vlev = p(list(r.visible_level_ids) if r else [], "::uuid[]")
     months = p(bool(r and r.min_months_in_role), "::bool")
+    cred_base = p(3 ** len(dict.fromkeys(posting.credential_types)), "::numeric")
     statuses = p(OPEN_PLAN_STATUSES, "::text[]")
     valid = await ratings_valid_sql(session, principal, p)
     await fetch(session, f"drop table if exists pg_temp.{INPUTS}")
@@ -292,14 +293,14 @@ best as (
   select r.employee_id, sub.i, max(r.proficiency) as have
   from rated r join sub on sub.skill_id = r.skill_id group by 1, 2
 ),
-skills_of as (
+skills_of as (  -- proficiencies as base-11 digits (0: none, else 1-10), one per skill
   select employee_id,
-         string_agg(i || ':' || have, ',' order by i) filter (where i <= {n_req}) as req,
-         string_agg(i || ':' || have, ',' order by i) filter (where i > {n_req}) as pref
+         sum(have * power(11::numeric, i - 1)) filter (where i <= {n_req}) as req,
+         sum(have * power(11::numeric, i - 1 - {n_req})) filter (where i > {n_req}) as pref
   from best group by employee_id
 ),
-creds_of as (
-  select h.employee_id, string_agg(t.i || ':' || h.state, ',' order by t.i) as creds
+creds_of as (  -- states as base-3 digits (0: missing, 1: expiring, 2: held), one per type
+  select h.employee_id, sum(h.state * power(3::numeric, t.i - 1)) as creds
   from (select c.employee_id, c.credential_type_id,
                max(case when c.expires_on is null or c.expires_on >= {on} then 2 else 1 end)
                  as state
@@ -320,8 +321,8 @@ plans as (
   group by cur.employee_id
 ),
 f as (
-  select c.*, coalesce(s.req, '') as req, coalesce(s.pref, '') as pref,
-         coalesce(k.creds, '') as creds,
+  select c.*, coalesce(s.req, 0) as req, coalesce(s.pref, 0) as pref,
+         coalesce(k.creds, 0) as creds,
          coalesce(pl.idp_level, false) as idp_level, coalesce(pl.idp_track, false) as idp_track
   from cand c
   left join skills_of s on s.employee_id = c.id
@@ -329,82 +330,88 @@ f as (
   left join plans pl on pl.employee_id = c.id
 )
 select id as employee_id,
-       req || '|' || creds as rk,
+       req * {cred_base} + creds as rk,
        pref as pk,
-       -- the rest (level, track, location, exclusion, eligibility): few distinct values
-       coalesce(position::text, '') || '|'
-         || idp_level::int || pref_level::int || idp_track::int || pref_track::int
-         || same_track::int || '|'
-         || here::int || preferred_here::int || willing_to_relocate::int || '|'
-         || coalesce(array_to_string(work_modes, ','), '') || '|'
-         || is_hm::int || open_to_gigs::int || open_to_downward::int || '|'
-         || coalesce(gig_hours_per_week::text, '') as xk,
+       -- the rest (level, track, location, exclusion) as bits: few distinct values
+       (coalesce(position, -1) + 1) * 2097152::bigint
+         + idp_level::int + pref_level::int * 2 + idp_track::int * 4 + pref_track::int * 8
+         + same_track::int * 16 + here::int * 32 + preferred_here::int * 64
+         + willing_to_relocate::int * 128 + is_hm::int * 256 + open_to_gigs::int * 512
+         + open_to_downward::int * 1024
+         + (coalesce('on_site' = any(work_modes), false)::int
+            + coalesce('hybrid' = any(work_modes), false)::int * 2
+            + coalesce('remote' = any(work_modes), false)::int * 4) * 2048
+         + coalesce(least(gig_hours_per_week, 126) + 1, 0) * 16384 as xk,
        -- eligibility: the hiring manager, the audience, time in role (when it matters)
-       is_hm::int || '' || dep_ok::int || loc_ok::int || lev_ok::int || '|'
-         || case when {months} then coalesce(since::text, '') else '' end as ek
+       is_hm::int + dep_ok::int * 2 + loc_ok::int * 4 + lev_ok::int * 8
+         + case when {months} then (case when since is null then 0
+                 else greatest(since - date '1900-01-01' + 1, 1) end)::bigint * 16
+           else 0 end as ek
 from f
 """,  # noqa: S608 - constants and placeholders only
         *p.values,
     )
 
 
-def _bits(text: str) -> tuple[bool, ...]:
-    return tuple(ch == "1" for ch in text)
-
-
-def _dense(sparse: str, size: int, offset: int = 0) -> tuple[int, ...]:
-    """'1:3,4:2' (1-based positions) as a tuple of `size` proficiencies (0: none)."""
-    out = [0] * size
-    for part in filter(None, sparse.split(",")):
-        i, have = part.split(":")
-        out[int(i) - 1 - offset] = int(have)
+def _digits(code: int, base: int, size: int) -> tuple[int, ...]:
+    """The `size` base-`base` digits of `code`, least significant first."""
+    out = []
+    for _ in range(size):
+        code, d = divmod(code, base)
+        out.append(d)
     return tuple(out)
 
 
-_CRED_STATES = {"2": "held", "1": "expiring"}
+def _bit(code: int, i: int) -> bool:
+    return bool(code >> i & 1)
 
 
-def _component_points(ranker: scorer.Ranker, component: str, key: str) -> int:
-    """A component key of `_project` parsed into its facts, then scored: points in hundredths
-    for the required (rk) and preferred (pk) skills; for the rest (xk) the points of the
-    level, track and location components, or -1 when the person is excluded; for eligibility
-    (ek) 1 or 0."""
+_CRED_STATES = ("missing", "expiring", "held")
+_MODES = ("on_site", "hybrid", "remote")
+_EPOCH = date(1900, 1, 1)
+
+
+def _component_points(ranker: scorer.Ranker, component: str, key: int) -> int:
+    """A component key of `_project` decoded into its facts, then scored: points in hundredths
+    for the required (rk: skills and credentials) and preferred (pk) skills; for the rest (xk)
+    the points of the level, track and location components, or -1 when the person is excluded;
+    for eligibility (ek) 1 or 0."""
     p = ranker.posting
+    key = int(key)
     if component == "rk":
-        req, creds = key.split("|")
         n_types = len(dict.fromkeys(p.credential_types))
-        states = ["missing"] * n_types
-        for part in filter(None, creds.split(",")):
-            i, st = part.split(":")
-            states[int(i) - 1] = _CRED_STATES[st]
-        return ranker.required(_dense(req, len(p.required)), tuple(states))
+        req, creds = divmod(key, 3**n_types)
+        states = tuple(_CRED_STATES[d] for d in _digits(creds, 3, n_types))
+        return ranker.required(_digits(req, 11, len(p.required)), states)
     if component == "pk":
-        return ranker.preferred(_dense(key, len(p.preferred), len(p.required)))
+        return ranker.preferred(_digits(key, 11, len(p.preferred)))
     if component == "ek":
-        flags, since = key.split("|")
-        is_hm, dep, loc_ok, lev = _bits(flags)
-        day = date.fromisoformat(since) if since else None
-        return int(ranker.eligible(is_hm, dep, loc_ok, lev, day))
-    pos, track, loc, modes, flags, hours = key.split("|")
-    position = int(pos) if pos else None
-    is_hm, gigs, down = _bits(flags)
-    if ranker.excluded(is_hm, position, gigs, int(hours) if hours else None, down):
+        since = key >> 4
+        day = _EPOCH + timedelta(days=since - 1) if since else None
+        return int(ranker.eligible(_bit(key, 0), _bit(key, 1), _bit(key, 2), _bit(key, 3), day))
+    position = (key >> 21) - 1
+    hours = (key >> 14 & 127) - 1
+    pos = position if position >= 0 else None
+    if ranker.excluded(
+        _bit(key, 8), pos, _bit(key, 9), hours if hours >= 0 else None, _bit(key, 10)
+    ):
         return -1
-    here, preferred_here, relocate = _bits(loc)
+    modes = frozenset(m for i, m in enumerate(_MODES) if _bit(key, 11 + i))
     return (
-        ranker.level(position)
-        + ranker.track(*_bits(track))
-        + ranker.location(here, preferred_here, relocate, frozenset(filter(None, modes.split(","))))
+        ranker.level(pos)
+        + ranker.track(*(_bit(key, i) for i in range(5)))
+        + ranker.location(_bit(key, 5), _bit(key, 6), _bit(key, 7), modes)
     )
 
 
 COMPONENT_KEYS = ("rk", "pk", "xk", "ek")
+KEY_TYPES = {"rk": "numeric", "pk": "numeric", "xk": "bigint", "ek": "bigint"}
 
 
 @dataclass
 class Ranking:
     """`rank_posting`'s answer: the best people, how many were ranked, and (for
-    `_store_rest`) the statement that scores everyone in Postgres."""
+    `_store_changes`) the statement that scores everyone in Postgres."""
 
     top: list[Ranked]
     total: int
@@ -437,7 +444,8 @@ async def rank_posting(
         values = list(keys[0][i] or ())
         args += [values, [_component_points(ranker, component, v) for v in values]]
     joins = " ".join(
-        f"join unnest(${2 * i + 1}::text[], ${2 * i + 2}::int[]) as c_{k}(k, v) on c_{k}.k = m.{k}"
+        f"join unnest(${2 * i + 1}::{KEY_TYPES[k]}[], ${2 * i + 2}::int[]) as c_{k}(k, v) "
+        f"on c_{k}.k = m.{k}"
         for i, k in enumerate(COMPONENT_KEYS)
     )
     scored = (
@@ -456,23 +464,45 @@ async def rank_posting(
     return Ranking(top, total, scored, args)
 
 
-async def _store_rest(
-    session: Executor, posting_id: uuid.UUID, ranking: Ranking, stored: Sequence[uuid.UUID]
+async def _store_changes(
+    session: Executor, posting_id: uuid.UUID, ranking: Ranking, explained: Sequence[uuid.UUID]
 ) -> int:
-    """Everyone ranked but not in `stored`: their score and eligibility, without an explanation
-    (`explain_missing` builds it when a page shows them). One insert in Postgres."""
-    n = len(ranking.args)
+    """Bring the posting's stored rows to the ranking, writing only what changed: rows of
+    people no longer ranked go; a new row, or one whose score or eligibility moved, is written
+    with its score alone (its explanation, if any, would be stale), except the `explained`
+    (written next by `_insert`). A re-rank after an edit that moves no score writes nothing.
+    Three statements in Postgres; returns the rows written."""
+    await fetch(session, f"drop table if exists pg_temp.{SCORED}")
+    await fetch(
+        session,
+        f"create temp table {SCORED} on commit drop as {ranking.scored_sql}",
+        *ranking.args,
+    )
+    await fetch(
+        session,
+        "delete from posting_matches m where m.posting_id = $1 "  # noqa: S608 - constants
+        f"and not exists (select 1 from {SCORED} s where s.employee_id = m.employee_id)",
+        posting_id,
+    )
     rows = await fetch(
         session,
         "insert into posting_matches (tenant_id, posting_id, employee_id, score, eligible) "  # noqa: S608
-        f"select current_setting('app.tenant_id')::uuid, ${n + 1}, s.employee_id, "
-        f"s.points::float8 / 100, s.eligible from ({ranking.scored_sql}) s "
-        f"where s.employee_id <> all(${n + 2}::uuid[]) returning 1",
-        *ranking.args,
+        "select current_setting('app.tenant_id')::uuid, $1, s.employee_id, "
+        f"s.points::float8 / 100, s.eligible from {SCORED} s "
+        "left join posting_matches m on m.tenant_id = current_setting('app.tenant_id')::uuid "
+        "and m.posting_id = $1 and m.employee_id = s.employee_id "
+        "where s.employee_id <> all($2::uuid[]) and (m.employee_id is null "
+        "or m.score <> s.points::float8 / 100 or m.eligible <> s.eligible) "
+        "on conflict (tenant_id, posting_id, employee_id) do update "
+        "set score = excluded.score, eligible = excluded.eligible, explanation = '{}', "
+        "computed_at = now() returning 1",
         posting_id,
-        list(stored),
+        list(explained),
     )
     return len(rows)
+
+
+SCORED = "upward_match_scored"  # a temporary table, dropped at commit
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -503,17 +533,24 @@ def _score_all(
     return pids, eids, scores, eligible, expl
 
 
-async def _insert(session: Executor, cols: tuple[list[Any], ...]) -> int:
+async def _insert(session: Executor, cols: tuple[list[Any], ...], *, upsert: bool = False) -> int:
+    """The scored rows, with their explanations, in one insert (`upsert`: over rows stored
+    before, as `recompute_posting` writes its best)."""
     if not cols[0]:
         return 0
-    await fetch(
-        session,
+    conflict = (
+        " on conflict (tenant_id, posting_id, employee_id) do update set score = excluded.score, "
+        "eligible = excluded.eligible, explanation = excluded.explanation, computed_at = now()"
+        if upsert
+        else ""
+    )
+    sql = (
         "insert into posting_matches (tenant_id, posting_id, employee_id, score, eligible, "
         "explanation) select current_setting('app.tenant_id')::uuid, u.p, u.e, u.s, u.el, "
         "u.x::jsonb from unnest($1::uuid[], $2::uuid[], $3::float8[], $4::bool[], $5::text[]) "
-        "as u(p, e, s, el, x)",
-        *cols,
+        "as u(p, e, s, el, x)"
     )
+    await fetch(session, sql + conflict, *cols)
     return len(cols[0])
 
 
@@ -523,10 +560,11 @@ EXPLAINED = 500
 
 
 async def recompute_posting(session: Executor, principal: Principal, posting_id: uuid.UUID) -> int:
-    """Replace the posting's stored matches: every person open to moves ranked for it (none
-    when it is not open) by the fast path (`rank_posting`), the best `EXPLAINED` of them
-    scored again by the full scorer for their explanation (the two must agree: an error is
-    logged if they do not, and the full scorer's answer kept). Returns the rows stored."""
+    """Bring the posting's stored matches to the current data: every person open to moves
+    ranked for it (none when it is not open) by the fast path (`rank_posting`); the best
+    `EXPLAINED` scored again by the full scorer for their explanation (the two must agree: an
+    error is logged if they do not, and the full scorer's answer kept) and written; of the
+    others only the rows that changed (`_store_changes`). Returns the rows written."""
     principal.require_hr("recomputing matches")
     today = clock.today(principal.tenant_timezone)
     rows = await fetch(
@@ -536,8 +574,8 @@ async def recompute_posting(session: Executor, principal: Principal, posting_id:
     )
     if not rows:
         raise NotFound("no posting with this id", field="postingId")
-    await fetch(session, "delete from posting_matches where posting_id = $1", posting_id)
     if rows[0]["status"] != "open":
+        await fetch(session, "delete from posting_matches where posting_id = $1", posting_id)
         return 0
     levels = await _levels(session)
     postings = await _postings(session, rows, levels)
@@ -551,8 +589,10 @@ async def recompute_posting(session: Executor, principal: Principal, posting_id:
             "fast ranking disagrees with the scorer",
             extra={"posting_id": str(posting_id), "fast": len(fast), "full": len(cols[1])},
         )
-    n = await _insert(session, cols)
-    return n + await _store_rest(session, posting_id, ranking, cols[1])
+    written = await _store_changes(session, posting_id, ranking, cols[1])
+    written += await _insert(session, cols, upsert=True)
+    await fetch(session, "update job_postings set matched_at = now() where id = $1", posting_id)
+    return written
 
 
 async def recompute_people(

@@ -103,6 +103,7 @@ class JobPosting(SQLModel, table=True):
     closed_at: datetime | None = optional_ts()
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
+    matched_at: datetime | None = optional_ts()  # its matches last computed (the workers)
 
 
 class PostingLocation(SQLModel, table=True):
