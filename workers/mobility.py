@@ -45,6 +45,7 @@ PEOPLE_EVENTS = frozenset(
         "application.hired",
         "idp.approved",
         "idp.completed",
+        "idp.targets_changed",
     }
 )
 
@@ -96,20 +97,31 @@ def enqueue(
         match_people.send(tid, employee_ids=[str(e) for e in people[i : i + PEOPLE_CHUNK]])
 
 
-async def _serialize(session: Executor) -> None:
-    """One matching transaction at a time per tenant: a posting's recompute and a person's
-    both replace (delete, then insert) rows of the same (posting, person) pairs, which two
-    concurrent transactions would collide on. Released at commit or rollback, and by the
-    server when a killed worker's connection drops."""
+async def _lock_people(session: Executor) -> None:
+    """People recomputes run one at a time per tenant, and alone: a person's recompute replaces
+    their rows for every open posting, which a posting's recompute, computed from a snapshot
+    of that person taken before, could otherwise overwrite with a stale score. Released at
+    commit or rollback, and by the server when a killed worker's connection drops."""
+    await fetch(session, f"select pg_advisory_xact_lock(hashtextextended({_KEY}, 0))")
+
+
+async def _lock_posting(session: Executor, posting_id: uuid.UUID) -> None:
+    """A posting's recompute shares the tenant with other postings' (their rows are disjoint:
+    they run in parallel on as many workers as there are) and excludes people recomputes and
+    another recompute of the same posting."""
+    await fetch(session, f"select pg_advisory_xact_lock_shared(hashtextextended({_KEY}, 0))")
     await fetch(
         session,
-        "select pg_advisory_xact_lock(hashtextextended("
-        "'upward.mobility.match:' || current_setting('app.tenant_id'), 0))",
+        f"select pg_advisory_xact_lock(hashtextextended({_KEY} || ':' || $1, 0))",
+        str(posting_id),
     )
 
 
+_KEY = "'upward.mobility.match:' || current_setting('app.tenant_id')"
+
+
 async def _status(session: Executor, posting_id: uuid.UUID) -> str | None:
-    await _serialize(session)
+    await _lock_posting(session, posting_id)
     rows = await fetch(session, "select status from job_postings where id = $1", posting_id)
     return rows[0]["status"] if rows else None
 
@@ -166,7 +178,7 @@ async def match_people(
     ids = [uuid.UUID(e) for e in employee_ids]
     if not ids:
         return
-    await _serialize(session)
+    await _lock_people(session)
     matched = await matching.recompute_people(session, principal, ids)
     cfg = await load_settings(session)
     rows = await fetch(

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from tests.conftest import GQL, SMALL_ORG, TenantInfo, only_error
 from upward import clock
 from upward.development.plans import TRANSITIONS
+from upward.graphql.relay import from_global_id
 
 PLAN_FIELDS = """id title status periodStart periodEnd reviewComment allowedActions viewerCanEdit
   progress targetLevels { title } reviewedBy { email }
@@ -234,6 +235,7 @@ async def test_the_workflow_end_to_end(t: TenantInfo, gql: GQL, owner_engine: An
         "idp.completed": 1,
         "idp.goal_completed": 1,
         "idp.submitted": 2,
+        "idp.targets_changed": 1,  # created with a target level (matching re-ranks the owner)
     }
 
 
@@ -737,3 +739,42 @@ async def test_links_to_goals_show_the_goal_to_those_who_read_the_plan(
         "title": "Own a service end to end",
         "progress": 0,
     }
+
+
+async def test_target_changes_are_events_for_matching(
+    t: TenantInfo, gql: GQL, owner_engine: Any
+) -> None:
+    """Matching re-ranks a person whose plan targets change (`idp.targets_changed`): when a plan
+    is created with targets, when they are edited, and when an archive stops them counting;
+    not for other edits."""
+    c = await _catalog(gql, t)
+    dev = t.token("dev@t.example")
+    plan = await _create(gql, t, c)
+
+    async def count() -> int:
+        async with owner_engine.connect() as conn:
+            return await conn.scalar(
+                sa.text(
+                    "select count(*) from domain_events where tenant_id = :t "
+                    "and kind = 'idp.targets_changed' and payload->>'plan_id' = :p"
+                ),
+                {"t": t.id, "p": str(from_global_id(plan["id"], field="id")[1])},
+            )
+
+    assert await count() == 1
+    upd = """mutation($id: ID!, $i: UpdateDevelopmentPlanInput!) {
+      updateDevelopmentPlan(id: $id, input: $i) { title } }"""
+    await gql.ok(upd, {"id": plan["id"], "i": {"title": "Another title"}}, token=dev)
+    await gql.ok(
+        upd, {"id": plan["id"], "i": {"targetLevelIds": [c["Senior Engineer"]]}}, token=dev
+    )
+    assert await count() == 1  # nothing moved
+    await gql.ok(upd, {"id": plan["id"], "i": {"targetLevelIds": []}}, token=dev)
+    assert await count() == 2
+    await gql.ok(
+        upd, {"id": plan["id"], "i": {"targetLevelIds": [c["Senior Engineer"]]}}, token=dev
+    )
+    archive = """mutation($id: ID!) { transitionDevelopmentPlan(id: $id, action: ARCHIVE) {
+      status } }"""
+    await gql.ok(archive, {"id": plan["id"]}, token=dev)
+    assert await count() == 4

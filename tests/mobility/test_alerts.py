@@ -326,7 +326,7 @@ class TestOnceAndTheWeeklyCap:
 
 class TestEventRouting:
     def test_postings_people_and_drops(self) -> None:
-        a, b, c, e1, e2 = (uuid.uuid4() for _ in range(5))
+        a, b, c, e1, e2, e3 = (uuid.uuid4() for _ in range(6))
 
         def ev(kind: str, subject: uuid.UUID, **payload: Any) -> dict[str, Any]:
             return {"kind": kind, "subject_id": subject, "payload": payload}
@@ -341,7 +341,8 @@ class TestEventRouting:
             ev("employee.skills_changed", e2, employee_id=str(e2)),
             ev("career_preferences.changed", e1, employee_id=str(e1)),
             ev("idp.submitted", uuid.uuid4(), employee_id=str(uuid.uuid4())),  # no change yet
+            ev("idp.targets_changed", uuid.uuid4(), employee_id=str(e3)),
             ev("reminder.sent", uuid.uuid4()),
         ]
-        assert work_of(events) == ([a], [b, c], [e1, e2])
+        assert work_of(events) == ([a], [b, c], [e1, e2, e3])
         assert work_of([]) == ([], [], [])

@@ -554,7 +554,7 @@ async def create_plan(
         to_status="draft",
         changes={"title": title, "period_start": period_start, "period_end": period_end},
     )
-    await _set_targets(session, principal, row.id, targets, record=False)
+    await _set_targets(session, principal, row, targets, record=False)
     for i, g in enumerate(goals):
         await _insert_goal(session, principal, row, g, position=i, field=f"input.goals.{i}")
     await audit.record(
@@ -571,11 +571,12 @@ async def create_plan(
 async def _set_targets(
     session: Executor,
     principal: Principal,
-    plan_id: uuid.UUID,
+    plan: Any,
     level_ids: list[uuid.UUID],
     *,
     record: bool = True,
 ) -> None:
+    plan_id = plan.id
     before = (await targets_of(session, [plan_id]))[plan_id]
     if set(before) == set(level_ids) and record:
         return
@@ -589,13 +590,40 @@ async def _set_targets(
             ],
         )
     if record or level_ids:
-        await _event(
+        event_id = await _event(
             session,
             principal,
             plan_id,
             "targets_set",
             changes={"from": before, "to": level_ids},
         )
+        await _targets_event(session, principal, plan, event_id)
+
+
+async def _targets_event(
+    session: Executor, principal: Principal, plan: Any, event_id: uuid.UUID
+) -> None:
+    """`idp.targets_changed`: the levels the plan aims at changed, or stopped counting (the
+    plan was archived), so matching re-ranks the person (a posting at a target level or in a
+    target track fits better)."""
+    from upward.credentials.service import record_event
+
+    await record_event(
+        session,
+        principal,
+        kind="idp.targets_changed",
+        subject_type="DevelopmentPlan",
+        subject_id=plan.id,
+        key=f"idp.targets_changed:{event_id}",
+        payload={
+            "plan_id": plan.id,
+            "employee_id": plan.employee_id,
+            "title": plan.title,
+            "period_start": plan.period_start,
+            "period_end": plan.period_end,
+            "actor_id": principal.employee_id,
+        },
+    )
 
 
 async def update_plan(
@@ -630,7 +658,7 @@ async def update_plan(
         targets = await _check_levels(
             session, patch["target_level_ids"] or [], "input.targetLevelIds"
         )
-        await _set_targets(session, principal, plan.id, targets)
+        await _set_targets(session, principal, plan, targets)
     changes = audit.diff(plan._asdict(), values)
     if values:
         values["updated_at"] = clock.now()
@@ -735,6 +763,8 @@ async def transition(
         changes={"status": {"from": plan.status, "to": t.target}, "comment": comment},
     )
     await _after_transition(session, principal, row, action, comment, event_id)
+    if action == "archive" and (await targets_of(session, [plan.id]))[plan.id]:
+        await _targets_event(session, principal, row, event_id)  # its targets stop counting
     return row
 
 

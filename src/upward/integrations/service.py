@@ -45,6 +45,7 @@ EVENT_TYPES = (
     "idp.changes_requested",
     "idp.goal_completed",
     "idp.completed",
+    "idp.targets_changed",
     "application.hired",
     "employee.moved",
     "posting.opened",

@@ -12,8 +12,9 @@ killed worker's retry or two workers at once alert nobody twice.
 The alert goes to the person alone (it is their own inbox): nothing is written for, or
 visible to, their manager, so a confidential search stays confidential. The hiring manager and
 people who already applied are not alerted. The weekly cap is counted with the candidates'
-`career_preferences` rows locked, so two postings alerting the same person at the same time
-cannot both take the last slot of their week.
+`career_preferences` rows locked (in person order, so that two postings alerting overlapping
+people wait for each other rather than deadlock), so two postings alerting the same person at
+the same time cannot both take the last slot of their week.
 """
 
 from __future__ import annotations
@@ -48,7 +49,13 @@ where m.posting_id = $1 and m.eligible and m.score >= $2
                   and a.posting_id = m.posting_id and a.employee_id = m.employee_id)
 order by m.score desc, m.employee_id
 limit $4
-for update of p
+"""
+# Their preference rows, locked in one order (by person) whatever the posting: two postings
+# alerting overlapping people at once wait for each other instead of deadlocking.
+_LOCK_SQL = """
+select employee_id from career_preferences where employee_id = any($1::uuid[])
+order by employee_id
+for update
 """
 
 
@@ -75,14 +82,14 @@ async def send_alerts(session: Executor, principal: Principal, posting_id: uuid.
     cfg = await load_settings(session)
     if cfg.max_alerts_per_week <= 0:
         return 0
-    candidates = await fetch(
-        session,
-        _CANDIDATES_SQL,
-        posting_id,
-        float(cfg.alert_min_score),
-        post["hiring_manager_id"],
-        cfg.alert_top_n,
-    )
+    args = (posting_id, float(cfg.alert_min_score), post["hiring_manager_id"], cfg.alert_top_n)
+    first = await fetch(session, _CANDIDATES_SQL, *args)
+    if not first:
+        return 0
+    locked = {r["employee_id"] for r in await fetch(session, _LOCK_SQL, [r[0] for r in first])}
+    # read again now that they are locked (a preference or an alert committed meanwhile counts);
+    # someone who only now qualifies was not locked and waits for the next recompute
+    candidates = [r for r in await fetch(session, _CANDIDATES_SQL, *args) if r[0] in locked]
     if not candidates:
         return 0
     now = clock.now()

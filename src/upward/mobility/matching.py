@@ -205,7 +205,8 @@ async def _candidates(
 # --- the fast path: one posting against everyone ------------------------------------------
 
 
-INPUTS = "upward_match_inputs"  # a temporary table, dropped at commit
+INPUTS = "upward_match_inputs"  # temporary tables, dropped at commit: the facts,
+SCORED = "upward_match_scored"  # and everyone's points
 
 
 @dataclass(frozen=True)
@@ -410,13 +411,10 @@ KEY_TYPES = {"rk": "numeric", "pk": "numeric", "xk": "bigint", "ek": "bigint"}
 
 @dataclass
 class Ranking:
-    """`rank_posting`'s answer: the best people, how many were ranked, and (for
-    `_store_changes`) the statement that scores everyone in Postgres."""
+    """`rank_posting`'s answer: the best people and how many were ranked."""
 
     top: list[Ranked]
-    total: int
-    scored_sql: str  # employee_id, points (hundredths), eligible of every person not excluded
-    args: list[Any]
+    total: int  # everyone ranked (their points are in the temporary table SCORED)
 
 
 async def rank_posting(
@@ -431,9 +429,9 @@ async def rank_posting(
     ties by employee id; excluded people left out), without building one `Candidate` per
     person: `_project` computes each person's facts in Postgres, the distinct values of each
     component are scored once in Python by `scorer.Ranker`, and Postgres adds the points up and
-    sorts. Returns the best `limit` (all when None) and how many were ranked in all. Five
-    statements whatever the number of people; the facts stay in `upward_match_inputs` for the
-    rest of the transaction."""
+    sorts. Returns the best `limit` (all when None) and how many were ranked in all. Seven
+    statements whatever the number of people; the facts (`upward_match_inputs`) and everyone's
+    points (`upward_match_scored`) stay for the rest of the transaction."""
     await fetch(session, "set local jit = off")  # short statements over many rows: JIT costs
     await _project(session, principal, posting, today)
     ranker = scorer.Ranker(posting, today)
@@ -452,16 +450,18 @@ async def rank_posting(
         "select m.employee_id, c_rk.v + c_pk.v + c_xk.v as points, "  # noqa: S608
         f"c_ek.v = 1 as eligible from {INPUTS} m {joins} where c_xk.v >= 0"
     )
+    # everyone's points, kept for the rest of the transaction (`_store_changes`)
+    await fetch(session, f"drop table if exists pg_temp.{SCORED}")
+    await fetch(session, f"create temp table {SCORED} on commit drop as {scored}", *args)
     rows = await fetch(
         session,
-        f"select s.*, count(*) over () as ranked from ({scored}) s "  # noqa: S608
+        f"select s.*, count(*) over () as ranked from {SCORED} s "  # noqa: S608
         "order by s.points desc, s.employee_id"
         + (f" limit {int(limit)}" if limit is not None else ""),
-        *args,
     )
     total = rows[0]["ranked"] if rows else 0
     top = [Ranked(r["employee_id"], r["points"] / 100, r["eligible"]) for r in rows]
-    return Ranking(top, total, scored, args)
+    return Ranking(top, total)
 
 
 async def _store_changes(
@@ -471,13 +471,10 @@ async def _store_changes(
     people no longer ranked go; a new row, or one whose score or eligibility moved, is written
     with its score alone (its explanation, if any, would be stale), except the `explained`
     (written next by `_insert`). A re-rank after an edit that moves no score writes nothing.
-    Three statements in Postgres; returns the rows written."""
-    await fetch(session, f"drop table if exists pg_temp.{SCORED}")
-    await fetch(
-        session,
-        f"create temp table {SCORED} on commit drop as {ranking.scored_sql}",
-        *ranking.args,
-    )
+    Four statements in Postgres, over `rank_posting`'s SCORED; returns the rows written."""
+    # hash joins against the posting's rows: on a freshly filled posting_matches the planner's
+    # statistics say a posting has a row or two, and a nested loop over 80,000 would follow
+    await fetch(session, "set local enable_nestloop = off")
     await fetch(
         session,
         "delete from posting_matches m where m.posting_id = $1 "  # noqa: S608 - constants
@@ -499,10 +496,8 @@ async def _store_changes(
         posting_id,
         list(explained),
     )
+    await fetch(session, "set local enable_nestloop = on")
     return len(rows)
-
-
-SCORED = "upward_match_scored"  # a temporary table, dropped at commit
 
 
 # --- writing ---------------------------------------------------------------------------------
