@@ -236,8 +236,8 @@ async def test_rows_below_the_explained_are_explained_when_read(
         stored = await matching.recompute_posting(s, system(t), pid)
     found = await rows(
         owner_engine,
-        "select employee_id, score, explanation from posting_matches where posting_id = :p "
-        "order by score desc, employee_id",
+        "select employee_id, score, eligible, explanation from posting_matches "
+        "where posting_id = :p order by score desc, employee_id",
         p=pid,
     )
     assert len(found) == stored > 3
@@ -257,6 +257,21 @@ async def test_rows_below_the_explained_are_explained_when_read(
         assert node["explanation"]["components"]  # explained, stored or not
         total = sum(c["contribution"] for c in node["explanation"]["components"])
         assert abs(total - node["score"]) < 1e-6
+
+    # an eligible one of them, not explained when stored, sees the posting explained as HR does
+    by_id = {v: k for k, v in t.ids.items()}
+    last = next(r for r in reversed(found[3:]) if r["eligible"])
+    rec = """{ recommendedPostings(first: 20) { edges { node { score posting { id }
+      explanation { components { contribution } } } } } }"""
+    data = await gql.ok(rec, token=t.token(by_id[last["employee_id"]]))
+    (node,) = (
+        e["node"]
+        for e in data["recommendedPostings"]["edges"]
+        if e["node"]["posting"]["id"] == pgid(pid)
+    )
+    assert node["score"] == last["score"]
+    total = sum(c["contribution"] for c in node["explanation"]["components"])
+    assert node["explanation"]["components"] and abs(total - node["score"]) < 1e-6
 
 
 async def test_a_re_rank_writes_only_what_changed(make_tenant, owner_engine, monkeypatch):

@@ -3,21 +3,23 @@ the results in `posting_matches`, and read them back for the match queries.
 
 Writers (called by the matching workers, with a system principal, or by HR):
 - `recompute_posting`: every person open to moves (yes or confidentially), and only them,
-  against one posting; the posting's rows are replaced in two statements (a posting that is not
-  open loses its rows);
+  against one posting, by the fast path `rank_posting` (their facts projected in Postgres, each
+  component's distinct values scored once by `scorer.Ranker`, points summed and sorted in
+  Postgres: no Python object per person); the best `EXPLAINED` are scored again by the full
+  scorer and stored with their explanation, everyone else with their score alone, and only the
+  rows that changed are written (a posting that is not open loses its rows);
 - `recompute_people`: these people against every open posting (incremental: after a change to
-  their skills, credentials, level, plan or preferences); their rows are replaced, so a person
-  who is no longer open to moves loses theirs;
+  their skills, credentials, level, plan or preferences), by the full scorer over inputs loaded
+  once (`_candidates`, `_postings`: a constant number of statements); their rows are replaced,
+  so a person who is no longer open to moves loses theirs;
 - `drop_posting`: a closed or filled posting's rows go.
 
-Each loads everything once (postings with their skills, credentials and locations; the people
-with preferences, placements, ratings, credentials and plan targets; the levels; the skill tree)
-in a constant number of statements, then scores in pure Python over those dicts: no statement
-per person or posting. People excluded by the scorer (the hiring manager, a step down without
-opt-in, a gig they are not open to) get no row.
+People excluded by the scorer (the hiring manager, a step down without opt-in, a gig they are
+not open to) get no row.
 
 Readers: `posting_matches` (HR and the posting's hiring manager) and `recommended_postings`
-(the viewer's own stored matches for visible, eligible, open postings).
+(the viewer's own stored matches for visible, eligible, open postings); a row stored without
+its explanation is explained when read (`explain_missing`).
 """
 
 from __future__ import annotations
