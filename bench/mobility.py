@@ -568,7 +568,7 @@ async def _bench(args: argparse.Namespace) -> dict[str, Any]:
                 counter.count = 0
                 with Mem(rest):
                     t0 = time.perf_counter()
-                    n2 = await matching._store_changes(s, pid, ranking, cols[1])
+                    n2 = await matching._store_changes(s, pid, cols[1])
                     rest.ms.append((time.perf_counter() - t0) * 1000)
                 rest.statements.add(counter.count)
                 rest.rows.add(n2)

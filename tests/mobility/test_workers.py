@@ -4,9 +4,9 @@ exactly once, even when the message is delivered twice; a person's skill change 
 and alerts them; a worker process killed with SIGKILL in the middle of a batch, then another
 one (with the scheduler's sweep), alert each (posting, person) exactly once.
 
-The scorer is not the point here: `tests.mobility.fake_matching` stands in for
-`upward.mobility.matching` (score = 20 x the best proficiency among the posting's skills), so
-these tests pin the actors' delivery semantics and the alert rules on top of stored matches."""
+Behind the actors is the real matching (`upward.mobility.matching`, the production scorer and
+writes); the worker processes of the kill test load `tests.mobility.slow_matching`, which only
+makes each posting's recompute wait a moment first, so that the kill lands mid-batch."""
 
 from __future__ import annotations
 
@@ -22,20 +22,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import TenantInfo
-from tests.mobility import fake_matching
 from tests.mobility.test_alerts import alerted, org, p, posting, prefer, rate, settings, skill, sql
 from tests.reminders.helpers import principal_of, rows
 from tests.reminders.test_workers import ROOT, Fleet
 from upward.db import tenant_session
-
-
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Any:
-    import upward.mobility
-
-    monkeypatch.setitem(sys.modules, "upward.mobility.matching", fake_matching)
-    monkeypatch.setattr(upward.mobility, "matching", fake_matching, raising=False)
-    return fake_matching
 
 
 @pytest.fixture
@@ -72,8 +62,9 @@ async def opened_event(engine: AsyncEngine, t: TenantInfo, pid: uuid.UUID) -> No
 
 
 async def people_setup(engine: AsyncEngine, t: TenantInfo, sid: uuid.UUID) -> None:
-    """p0-p3 strong (80) and open; p4 at 40 (below the minimum); p5 strong but not open; p6
-    strong and confidential; p7 without the skill. Nobody gets email (no SMTP here)."""
+    """p0-p3 strong (100: the skill at 4, asked at 3) and open; p4 at 2 (74: below the
+    tenant's minimum of 80); p5 strong but not open; p6 strong and confidential; p7 without the
+    skill (23: no fixed location only). Nobody gets email (no SMTP here)."""
     for i in range(4):
         await rate(engine, t, p(i), sid, 4)
         await prefer(engine, t, p(i), "yes")
@@ -90,6 +81,12 @@ async def people_setup(engine: AsyncEngine, t: TenantInfo, sid: uuid.UUID) -> No
         "select tenant_id, id, false from employees where tenant_id = :t",
         t=t.id,
     )
+    await sql(
+        engine,
+        "insert into mobility_settings (tenant_id, alert_min_score) values (:t, 80) "
+        "on conflict (tenant_id) do update set alert_min_score = 80",
+        t=t.id,
+    )
 
 
 EXPECTED = {p(0), p(1), p(2), p(3), p(6)}
@@ -97,7 +94,7 @@ EXPECTED = {p(0), p(1), p(2), p(3), p(6)}
 
 class TestOnTheRealBroker:
     async def test_opened_posting_matched_and_alerted_once_despite_a_redelivery(
-        self, fake: Any, broker: Any, make_tenant: Any, owner_engine: AsyncEngine
+        self, broker: Any, make_tenant: Any, owner_engine: AsyncEngine
     ) -> None:
         from workers.mobility import match_posting
         from workers.reminders import publish_events
@@ -118,10 +115,10 @@ class TestOnTheRealBroker:
             p=pid,
         )
         by_id = {v: k for k, v in t.ids.items()}
-        assert {by_id[r.employee_id]: r.score for r in matches} == {
-            **{p(i): 80.0 for i in (0, 1, 2, 3, 5, 6)},
-            p(4): 40.0,
-        }
+        scores = {by_id[r.employee_id]: r.score for r in matches}
+        assert set(scores) == {p(i) for i in (0, 1, 2, 3, 4, 6, 7)}  # open to moves (not p5)
+        assert all(scores[p(i)] == 100.0 for i in (0, 1, 2, 3, 6))
+        assert 60 < scores[p(4)] < 80 and scores[p(7)] < 30
         assert await alerted(owner_engine, t, pid) == EXPECTED
         sent = await rows(
             owner_engine,
@@ -137,7 +134,7 @@ class TestOnTheRealBroker:
         assert await alerted(owner_engine, t, pid) == EXPECTED
 
     async def test_a_skill_change_rematches_the_person_and_alerts_them(
-        self, fake: Any, broker: Any, make_tenant: Any, owner_engine: AsyncEngine
+        self, broker: Any, make_tenant: Any, owner_engine: AsyncEngine
     ) -> None:
         from upward.development import ratings
         from upward.people.service import load_viewer
@@ -174,10 +171,10 @@ class TestOnTheRealBroker:
             t=t.id,
             e=t.ids[p(4)],
         )
-        assert [r.score for r in score] == [80.0]
+        assert [r.score for r in score] == [100.0]
 
     async def test_a_closed_posting_drops_its_matches(
-        self, fake: Any, broker: Any, make_tenant: Any, owner_engine: AsyncEngine
+        self, broker: Any, make_tenant: Any, owner_engine: AsyncEngine
     ) -> None:
         from workers.mobility import drop_posting, match_posting
 
@@ -206,7 +203,7 @@ class TestOnTheRealBroker:
 class MatchingFleet(Fleet):
     def start_worker(self, threads: int = 1) -> subprocess.Popen[bytes]:
         cmd = [
-            *(sys.executable, "-m", "dramatiq", "workers", "tests.mobility.fake_matching_boot"),
+            *(sys.executable, "-m", "dramatiq", "workers", "tests.mobility.slow_matching_boot"),
             *("--processes", "1", "--threads", str(threads)),
         ]
         proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
@@ -238,7 +235,7 @@ async def test_sigkill_mid_batch_then_a_new_worker_alerts_each_person_exactly_on
     sid = await skill(owner_engine, t)
     await people_setup(owner_engine, t, sid)
     posts = [await posting(owner_engine, t, skill=sid, title=f"Job {i}") for i in range(POSTINGS)]
-    fleet = MatchingFleet({"FAKE_MATCHING_DELAY": "0.3"})  # ~0.3 s a posting: a kill lands mid-way
+    fleet = MatchingFleet({"MATCHING_DELAY": "0.3"})  # ~0.3 s a posting: a kill lands mid-way
     try:
         first = fleet.start_worker()
         for pid in posts:

@@ -222,8 +222,9 @@ async def _project(
     session: Executor, principal: Principal, posting: scorer.Posting, today: date
 ) -> None:
     """Every candidate's `scorer.Facts` for this posting, computed in Postgres into the
-    temporary table `upward_match_inputs` (one row per active person open to moves, one text
-    key per score component), so that the people never travel to Python: the same inputs as
+    temporary table `upward_match_inputs` (one row per active person open to moves, one
+    integer-coded key per group of components: rk, pk, xk, ek, decoded by
+    `_component_points`), so that the people never travel to Python: the same inputs as
     `_candidates` (ratings of active skills and grants of credentials valid today, rolled up
     to the parent skills; credentials valid today, held or expiring on the start date; the
     placement; the current plan's targets; the preferences), projected onto the posting."""
@@ -467,7 +468,7 @@ async def rank_posting(
 
 
 async def _store_changes(
-    session: Executor, posting_id: uuid.UUID, ranking: Ranking, explained: Sequence[uuid.UUID]
+    session: Executor, posting_id: uuid.UUID, explained: Sequence[uuid.UUID]
 ) -> int:
     """Bring the posting's stored rows to the ranking, writing only what changed: rows of
     people no longer ranked go; a new row, or one whose score or eligibility moved, is written
@@ -586,7 +587,7 @@ async def recompute_posting(session: Executor, principal: Principal, posting_id:
             "fast ranking disagrees with the scorer",
             extra={"posting_id": str(posting_id), "fast": len(fast), "full": len(cols[1])},
         )
-    written = await _store_changes(session, posting_id, ranking, cols[1])
+    written = await _store_changes(session, posting_id, cols[1])
     written += await _insert(session, cols, upsert=True)
     await fetch(session, "update job_postings set matched_at = now() where id = $1", posting_id)
     return written
