@@ -615,15 +615,20 @@ async def _targets_event(
         subject_type="DevelopmentPlan",
         subject_id=plan.id,
         key=f"idp.targets_changed:{event_id}",
-        payload={
-            "plan_id": plan.id,
-            "employee_id": plan.employee_id,
-            "title": plan.title,
-            "period_start": plan.period_start,
-            "period_end": plan.period_end,
-            "actor_id": principal.employee_id,
-        },
+        payload=_payload(principal, plan),
     )
+
+
+def _payload(principal: Principal, plan: Any) -> dict[str, Any]:
+    """What every `idp.*` event carries (docs/events.md)."""
+    return {
+        "plan_id": plan.id,
+        "employee_id": plan.employee_id,
+        "title": plan.title,
+        "period_start": plan.period_start,
+        "period_end": plan.period_end,
+        "actor_id": principal.employee_id,
+    }
 
 
 async def update_plan(
@@ -796,14 +801,7 @@ async def _after_transition(
     review; a completion is a domain event (once per plan)."""
     from upward.credentials.service import record_event
 
-    payload = {
-        "plan_id": plan.id,
-        "employee_id": plan.employee_id,
-        "title": plan.title,
-        "period_start": plan.period_start,
-        "period_end": plan.period_end,
-        "actor_id": principal.employee_id,
-    }
+    payload = _payload(principal, plan)
     if action == "complete":
         await record_event(
             session,
