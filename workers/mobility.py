@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from upward.auth.principal import Principal
-from upward.db import Executor, after_commit, fetch, fetchval
+from upward.db import Executor, after_commit, fetch, fetchval, xact_lock
 from upward.mobility import alerts
 from upward.mobility.preferences import load_settings
 from workers.tenant_actor import tenant_actor
@@ -102,22 +102,15 @@ async def _lock_people(session: Executor) -> None:
     their rows for every open posting, which a posting's recompute, computed from a snapshot
     of that person taken before, could otherwise overwrite with a stale score. Released at
     commit or rollback, and by the server when a killed worker's connection drops."""
-    await fetch(session, f"select pg_advisory_xact_lock(hashtextextended({_KEY}, 0))")
+    await xact_lock(session, "mobility.match")
 
 
 async def _lock_posting(session: Executor, posting_id: uuid.UUID) -> None:
     """A posting's recompute shares the tenant with other postings' (their rows are disjoint:
     they run in parallel on as many workers as there are) and excludes people recomputes and
     another recompute of the same posting."""
-    await fetch(session, f"select pg_advisory_xact_lock_shared(hashtextextended({_KEY}, 0))")
-    await fetch(
-        session,
-        f"select pg_advisory_xact_lock(hashtextextended({_KEY} || ':' || $1, 0))",
-        str(posting_id),
-    )
-
-
-_KEY = "'upward.mobility.match:' || current_setting('app.tenant_id')"
+    await xact_lock(session, "mobility.match", shared=True)
+    await xact_lock(session, "mobility.match", posting_id)
 
 
 async def _status(session: Executor, posting_id: uuid.UUID) -> str | None:

@@ -193,6 +193,18 @@ async def fetch(session: Executor, sql: str, *args: Any) -> list[Any]:
         raise
 
 
+async def xact_lock(session: Executor, *key: object, shared: bool = False) -> None:
+    """A transaction-level advisory lock on `key` in the current tenant (`shared`: with other
+    shared holders), released at commit or rollback, and by the server when a connection
+    drops. The one place that spells and hashes the keys: the tenant, then the parts."""
+    fn = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    await fetch(
+        session,
+        f"select {fn}(hashtextextended(current_setting('app.tenant_id') || ':' || $1, 0))",
+        ":".join(str(k) for k in key),
+    )
+
+
 async def fetchval(session: Executor, sql: str, *args: Any) -> Any:
     rows = await fetch(session, sql, *args)
     return rows[0][0] if rows else None

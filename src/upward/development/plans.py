@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from upward import clock
 from upward.audit import service as audit
 from upward.auth.principal import Principal
-from upward.db import Executor, fetch, fetchval
+from upward.db import Executor, fetch, fetchval, xact_lock
 from upward.development.models import (
     ACTIVITY_KINDS,
     ACTIVITY_STATUSES,
@@ -446,12 +446,7 @@ async def _check_credential_type(
 
 async def _lock_person(session: Executor, employee_id: uuid.UUID) -> None:
     """Serialize plan creation and period changes of one person (transaction-scoped)."""
-    await fetch(
-        session,
-        "select pg_advisory_xact_lock(hashtextextended('development_plans:' || "
-        "current_setting('app.tenant_id') || ':' || $1::uuid::text, 0))",
-        employee_id,
-    )
+    await xact_lock(session, "development_plans", employee_id)
 
 
 async def _check_one_open(

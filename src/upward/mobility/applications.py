@@ -49,7 +49,7 @@ from upward.mobility.models import (
 from upward.pagination import Order, Page, PageArgs, paginate
 from upward.people import validation
 from upward.people.models import Employee
-from upward.people.service import Viewer, reporting_line_ids
+from upward.people.service import Viewer, lock_org_chart, reporting_line_ids
 
 t_app = Application.__table__
 t_event = ApplicationEvent.__table__
@@ -579,13 +579,6 @@ def _ids(d: dict[str, Any]) -> dict[str, Any]:
     return {k: (str(v) if isinstance(v, uuid.UUID | date) else v) for k, v in d.items()}
 
 
-async def _lock_org_chart(session: Executor, principal: Principal) -> None:
-    await session.execute(
-        sa.text("select pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-        {"k": f"org:{principal.tenant_id}"},
-    )
-
-
 async def _hire(
     session: Executor, principal: Principal, app: Any, start_on: date | None
 ) -> uuid.UUID:
@@ -664,7 +657,7 @@ async def _hire(
         if loc is not None:
             after["location_id"] = loc
         if posting.hiring_manager_id != emp.manager_id:
-            await _lock_org_chart(session, principal)
+            await lock_org_chart(session)
             if posting.hiring_manager_id in set(await reporting_line_ids(session, emp.id)):
                 raise Conflict(
                     "the hiring manager reports to the applicant: hiring would create a cycle",

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from upward.audit import service as audit
 from upward.auth.principal import Principal
-from upward.db import Executor, Params, fetch, is_unique_violation, rows_by_ids
+from upward.db import Executor, Params, fetch, is_unique_violation, rows_by_ids, xact_lock
 from upward.errors import BadUserInput, Conflict, Forbidden, NotFound
 from upward.pagination import Order, Page, PageArgs, page_from_rows
 from upward.people.models import (
@@ -448,13 +448,10 @@ async def _write_employee(session: Executor, stmt: Any) -> Any:
         raise
 
 
-async def _lock_org_chart(session: Executor, principal: Principal) -> None:
+async def lock_org_chart(session: Executor) -> None:
     """Serialize manager-graph changes within a tenant, so two concurrent moves cannot
     together create a cycle (or strand the last tenant admin)."""
-    await session.execute(
-        sa.text("select pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-        {"k": f"org:{principal.tenant_id}"},
-    )
+    await xact_lock(session, "org")
 
 
 async def _require_active_employee(session: Executor, employee_id: uuid.UUID, *, field: str) -> Any:
@@ -607,7 +604,7 @@ async def update_employee(
     if "roles" in values and sorted(current.roles) != values["roles"]:
         principal.require_tenant_admin("changing roles")
         if "tenant_admin" in current.roles and "tenant_admin" not in values["roles"]:
-            await _lock_org_chart(session, principal)
+            await lock_org_chart(session)
             if await _count_tenant_admins(session, excluding=employee_id) == 0:
                 raise Conflict(
                     "cannot remove the role from the last tenant admin", field="input.roles"
@@ -638,7 +635,7 @@ async def change_manager(
     manager_id: uuid.UUID | None,
 ) -> Any:
     principal.require_hr("changing managers")
-    await _lock_org_chart(session, principal)
+    await lock_org_chart(session)
     current = (
         await session.execute(sa.select(t_emp).where(t_emp.c.id == employee_id).with_for_update())
     ).first()
@@ -690,7 +687,7 @@ async def offboard_employee(
     principal.require_hr("offboarding employees")
     if employee_id == principal.employee_id:
         raise BadUserInput("you cannot offboard yourself", field="employeeId")
-    await _lock_org_chart(session, principal)
+    await lock_org_chart(session)
     current = (
         await session.execute(sa.select(t_emp).where(t_emp.c.id == employee_id).with_for_update())
     ).first()
