@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -219,6 +219,21 @@ def pool_status() -> dict[str, Any]:
         out["size"] += pool.size()
         out["checked_out"] += pool.checkedout()
         out["overflow"] += max(pool.overflow(), 0)
+    return out
+
+
+def grouped(
+    rows: Iterable[Any],
+    ids: Iterable[Any],
+    key: Callable[[Any], Any],
+    value: Callable[[Any], Any] | None = None,
+) -> dict[Any, list[Any]]:
+    """{id: [each row (or `value(row)`) whose `key(row)` is id]} for DataLoaders' batch
+    functions: every requested id present (an empty list when nothing matched), rows in the
+    order they came."""
+    out: dict[Any, list[Any]] = {i: [] for i in ids}
+    for r in rows:
+        out[key(r)].append(r if value is None else value(r))
     return out
 
 

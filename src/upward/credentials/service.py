@@ -35,7 +35,7 @@ from upward.credentials.models import (
 )
 from upward.credentials.status import STATUSES, credential_status, status_sql
 from upward.credentials.storage import storage_key
-from upward.db import Executor, Params, fetch, is_unique_violation, rows_by_ids
+from upward.db import Executor, Params, fetch, grouped, is_unique_violation, rows_by_ids
 from upward.errors import BadUserInput, Conflict, Forbidden, NotFound
 from upward.pagination import Order, Page, PageArgs, page_from_rows
 from upward.people.models import Department, Employee, Location
@@ -817,10 +817,7 @@ async def credentials_of_employees(
             t_cred.c.verification != "rejected",
         )
     stmt = stmt.order_by(t_cred.c.expires_on.asc().nulls_last(), t_cred.c.id)
-    out: dict[uuid.UUID, list[Any]] = {i: [] for i in ids}
-    for row in (await session.execute(stmt)).all():
-        out[row.employee_id].append(row)
-    return out
+    return grouped((await session.execute(stmt)).all(), ids, lambda r: r.employee_id)
 
 
 def status_of(row: Any, *, on: date, window: int, timezone: str) -> str:

@@ -32,7 +32,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from upward import clock
 from upward.audit import service as audit
 from upward.auth.principal import Principal
-from upward.db import Executor, fetch, is_unique_violation
+from upward.db import Executor, fetch, grouped, is_unique_violation
 from upward.development.models import (
     CHECKIN_CADENCES,
     CheckIn,
@@ -481,10 +481,7 @@ async def upcoming_of(
             .order_by(t_checkin.c.series_id, t_checkin.c.occurs_at)
         )
     ).all()
-    out: dict[uuid.UUID, list[Any]] = {i: [] for i in series_ids}
-    for r in rows:
-        out[r.series_id].append(r)
-    return out
+    return grouped(rows, series_ids, lambda r: r.series_id)
 
 
 # --- meetings --------------------------------------------------------------------------------
@@ -835,10 +832,7 @@ async def agenda_of(
             .order_by(t_agenda.c.checkin_id, t_agenda.c.position, t_agenda.c.id)
         )
     ).all()
-    out: dict[uuid.UUID, list[Any]] = {i: [] for i in checkin_ids}
-    for r in rows:
-        out[r.checkin_id].append(r)
-    return out
+    return grouped(rows, checkin_ids, lambda r: r.checkin_id)
 
 
 # --- action items ----------------------------------------------------------------------------
@@ -981,10 +975,7 @@ async def action_items_of(
             .order_by(t_action.c.checkin_id, t_action.c.created_at, t_action.c.id)
         )
     ).all()
-    out: dict[uuid.UUID, list[Any]] = {i: [] for i in checkin_ids}
-    for r in rows:
-        out[r.checkin_id].append(r)
-    return out
+    return grouped(rows, checkin_ids, lambda r: r.checkin_id)
 
 
 # --- manifests ([[checkins]]) ----------------------------------------------------------------

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from upward import clock
 from upward.audit import service as audit
 from upward.auth.principal import Principal
-from upward.db import Executor, fetch, is_unique_violation, rows_by_ids
+from upward.db import Executor, fetch, grouped, is_unique_violation, rows_by_ids
 from upward.development.models import RESOURCE_KINDS, LearningResource, LearningResourceSkill
 from upward.errors import BadUserInput, Conflict, NotFound
 from upward.pagination import Order, Page, PageArgs, paginate
@@ -147,10 +147,7 @@ async def skills_of_resources(
         "where rs.resource_id = any($1::uuid[]) order by s.name, s.id",
         list(ids),
     )
-    out: dict[uuid.UUID, list[uuid.UUID]] = {i: [] for i in ids}
-    for r in rows:
-        out[r["resource_id"]].append(r["skill_id"])
-    return out
+    return grouped(rows, ids, lambda r: r["resource_id"], lambda r: r["skill_id"])
 
 
 async def resources_for_skills(

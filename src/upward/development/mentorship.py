@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from upward import clock
 from upward.audit import service as audit
 from upward.auth.principal import Principal
-from upward.db import Executor, fetch, is_unique_violation
+from upward.db import Executor, fetch, grouped, is_unique_violation
 from upward.development import readiness as core
 from upward.development.learning import check_skills
 from upward.development.models import (
@@ -108,10 +108,7 @@ async def skills_of_mentors(
         "where ms.employee_id = any($1::uuid[]) order by s.name, s.id",
         list(employee_ids),
     )
-    out: dict[uuid.UUID, list[uuid.UUID]] = {i: [] for i in employee_ids}
-    for r in rows:
-        out[r["employee_id"]].append(r["skill_id"])
-    return out
+    return grouped(rows, employee_ids, lambda r: r["employee_id"], lambda r: r["skill_id"])
 
 
 async def _employee(session: Executor, employee_id: uuid.UUID, *, field: str) -> Any:

@@ -25,7 +25,7 @@ from upward.audit import service as audit
 from upward.auth.principal import Principal
 from upward.credentials.service import day_end, expiring_window, record_event
 from upward.credentials.status import status_sql
-from upward.db import Executor, Params, fetch
+from upward.db import Executor, Params, fetch, grouped
 from upward.development.models import CredentialTypeSkill, EmployeeSkill, EmployeeSkillEvent
 from upward.development.service import get_scale
 from upward.errors import BadUserInput, Forbidden, NotFound
@@ -149,10 +149,7 @@ async def valid_credentials(
         select c.employee_id, c.id, c.credential_type_id, c.expires_on from credentials c
         where c.employee_id = any({ids_p}) and ({valid})
     """  # noqa: S608 - constants and placeholders only
-    out: dict[uuid.UUID, list[Any]] = {i: [] for i in ids}
-    for r in await fetch(session, sql, *p.values):
-        out[r["employee_id"]].append(r)
-    return out
+    return grouped(await fetch(session, sql, *p.values), ids, lambda r: r["employee_id"])
 
 
 def _may_rate(principal: Principal, viewer: Viewer, employee_id: uuid.UUID) -> str:

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from upward import clock
 from upward.audit import service as audit
 from upward.auth.principal import Principal
-from upward.db import Executor, is_unique_violation
+from upward.db import Executor, grouped, is_unique_violation
 from upward.errors import BadUserInput, Conflict, NotFound
 from upward.integrations import webhooks
 from upward.integrations.models import WebhookEndpoint
@@ -314,10 +314,7 @@ async def attempts_of(
             .order_by(t_attempt.c.delivery_id, t_attempt.c.attempted_at, t_attempt.c.id)
         )
     ).all()
-    out: dict[uuid.UUID, list[Any]] = {i: [] for i in delivery_ids}
-    for r in rows:
-        out[r.delivery_id].append(r)
-    return out
+    return grouped(rows, delivery_ids, lambda r: r.delivery_id)
 
 
 async def redeliver(session: Executor, principal: Principal, delivery_id: uuid.UUID) -> Any:
