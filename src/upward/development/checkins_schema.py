@@ -19,6 +19,7 @@ from upward.graphql.relay import (
     Connection,
     build_connection,
     expect_global_id,
+    optional_global_id,
     page_args,
     to_global_id,
     wants_total,
@@ -387,10 +388,6 @@ class UpdateActionItemInput:
     done: bool | None = strawberry.UNSET
 
 
-def _opt(value: Any, type_name: str, field: str) -> uuid.UUID | None:
-    return expect_global_id(value, type_name, field=field) if value else None
-
-
 def _enum(value: Any) -> Any:
     return value.value if isinstance(value, enum.Enum) else value
 
@@ -417,8 +414,10 @@ class CheckInQuery:
         ctx.require_principal()
         f = filter or CheckInFilter()
         cf = checkins.CheckInFilter(
-            with_employee=_opt(f.with_employee, "Employee", "filter.withEmployee"),
-            series_id=_opt(f.series_id, "CheckInSeries", "filter.seriesId"),
+            with_employee=optional_global_id(
+                f.with_employee, "Employee", field="filter.withEmployee"
+            ),
+            series_id=optional_global_id(f.series_id, "CheckInSeries", field="filter.seriesId"),
             start=f.from_,
             end=f.to,
             status=f.status.value if f.status else None,
@@ -444,7 +443,7 @@ class CheckInQuery:
     ) -> list[CheckInSeries]:
         ctx = info.context
         ctx.require_principal()
-        who = _opt(with_employee, "Employee", "withEmployee")
+        who = optional_global_id(with_employee, "Employee", field="withEmployee")
         viewer = await _viewer(ctx)
         async with ctx.session() as s:
             rows = await checkins.list_series(
@@ -464,7 +463,7 @@ class CheckInMutation:
     ) -> CheckInSeries:
         data = checkins.SeriesInput(
             report_id=expect_global_id(input.report_id, "Employee", field="input.reportId"),
-            manager_id=_opt(input.manager_id, "Employee", "input.managerId"),
+            manager_id=optional_global_id(input.manager_id, "Employee", field="input.managerId"),
             title=input.title,
             cadence=input.cadence.value,
             starts_at=input.starts_at,
@@ -571,8 +570,8 @@ class CheckInMutation:
         self, info: Info, input: AddActionItemInput
     ) -> CheckInActionItem:
         raw = expect_global_id(input.check_in_id, "CheckIn", field="input.checkInId")
-        owner = _opt(input.owner_id, "Employee", "input.ownerId")
-        goal = _opt(input.goal_id, "PlanGoal", "input.goalId")
+        owner = optional_global_id(input.owner_id, "Employee", field="input.ownerId")
+        goal = optional_global_id(input.goal_id, "PlanGoal", field="input.goalId")
         async with info.context.mutation() as (s, p):
             row = await checkins.add_action_item(
                 s, p, raw, body=input.body, owner_id=owner, due_on=input.due_on, goal_id=goal
@@ -591,11 +590,13 @@ class CheckInMutation:
         if input.body is not strawberry.UNSET:
             patch["body"] = input.body
         if input.owner_id is not strawberry.UNSET:
-            patch["owner_id"] = _opt(input.owner_id, "Employee", "input.ownerId")
+            patch["owner_id"] = optional_global_id(
+                input.owner_id, "Employee", field="input.ownerId"
+            )
         if input.due_on is not strawberry.UNSET:
             patch["due_on"] = input.due_on
         if input.goal_id is not strawberry.UNSET:
-            patch["goal_id"] = _opt(input.goal_id, "PlanGoal", "input.goalId")
+            patch["goal_id"] = optional_global_id(input.goal_id, "PlanGoal", field="input.goalId")
         if input.done is not strawberry.UNSET:
             patch["done"] = input.done
         async with info.context.mutation() as (s, p):

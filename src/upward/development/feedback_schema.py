@@ -22,6 +22,7 @@ from upward.graphql.relay import (
     Connection,
     build_connection,
     expect_global_id,
+    optional_global_id,
     page_args,
     to_global_id,
     wants_total,
@@ -319,10 +320,6 @@ class GiveFeedbackInput:
     )
 
 
-def _opt(value: str | None, type_name: str, field: str) -> uuid.UUID | None:
-    return expect_global_id(value, type_name, field=field) if value else None
-
-
 # --- queries and mutations ---------------------------------------------------------------------
 
 
@@ -393,11 +390,13 @@ class FeedbackQuery:
         info.context.require_principal()
         x = filter or FeedbackFilter()
         f = service.FeedbackFilter(
-            recipient_id=_opt(x.recipient_id, "Employee", "filter.recipientId"),
-            giver_id=_opt(x.giver_id, "Employee", "filter.giverId"),
-            request_id=_opt(x.request_id, "FeedbackRequest", "filter.requestId"),
-            skill_id=_opt(x.skill_id, "Skill", "filter.skillId"),
-            goal_id=_opt(x.goal_id, GOAL, "filter.goalId"),
+            recipient_id=optional_global_id(x.recipient_id, "Employee", field="filter.recipientId"),
+            giver_id=optional_global_id(x.giver_id, "Employee", field="filter.giverId"),
+            request_id=optional_global_id(
+                x.request_id, "FeedbackRequest", field="filter.requestId"
+            ),
+            skill_id=optional_global_id(x.skill_id, "Skill", field="filter.skillId"),
+            goal_id=optional_global_id(x.goal_id, GOAL, field="filter.goalId"),
         )
         return await _feedback_page(info, f, first, after, last, before)
 
@@ -451,8 +450,8 @@ class FeedbackMutation:
             expect_global_id(v, "Employee", field=f"input.responderIds.{i}")
             for i, v in enumerate(input.responder_ids)
         ]
-        skill = _opt(input.skill_id, "Skill", "input.skillId")
-        goal = _opt(input.goal_id, GOAL, "input.goalId")
+        skill = optional_global_id(input.skill_id, "Skill", field="input.skillId")
+        goal = optional_global_id(input.goal_id, GOAL, field="input.goalId")
         async with ctx.mutation() as (s, p):
             row = await service.request_feedback(
                 s,
@@ -489,10 +488,10 @@ class FeedbackMutation:
     )
     async def give_feedback(self, info: Info, input: GiveFeedbackInput) -> Feedback:
         ctx = info.context
-        recipient = _opt(input.recipient_id, "Employee", "input.recipientId")
-        request = _opt(input.request_id, "FeedbackRequest", "input.requestId")
-        skill = _opt(input.skill_id, "Skill", "input.skillId")
-        goal = _opt(input.goal_id, GOAL, "input.goalId")
+        recipient = optional_global_id(input.recipient_id, "Employee", field="input.recipientId")
+        request = optional_global_id(input.request_id, "FeedbackRequest", field="input.requestId")
+        skill = optional_global_id(input.skill_id, "Skill", field="input.skillId")
+        goal = optional_global_id(input.goal_id, GOAL, field="input.goalId")
         async with ctx.mutation() as (s, p):
             row = await service.give_feedback(
                 s,

@@ -25,6 +25,7 @@ from upward.graphql.relay import (
     Connection,
     build_connection,
     expect_global_id,
+    optional_global_id,
     page_args,
     to_global_id,
     wants_total,
@@ -98,10 +99,6 @@ async def _employee(ctx: Any, employee_id: uuid.UUID) -> Any:
     from upward.people.schema import _load_employee
 
     return await _load_employee(ctx, await viewer_of(ctx), employee_id)
-
-
-def _opt(value: Any, type_name: str, field: str) -> uuid.UUID | None:
-    return expect_global_id(value, type_name, field=field) if value else None
 
 
 def _ids(values: list[strawberry.ID] | None, type_name: str, field: str) -> list[uuid.UUID]:
@@ -470,7 +467,7 @@ class MentorshipQuery:
         ctx.require_principal()
         f = filter or MentorFilter()
         mf = mentorship.MentorFilter(
-            skill_id=_opt(f.skill_id, "Skill", "filter.skillId"),
+            skill_id=optional_global_id(f.skill_id, "Skill", field="filter.skillId"),
             has_capacity=f.has_capacity,
             search=f.search,
         )
@@ -499,7 +496,7 @@ class MentorshipQuery:
         p = ctx.require_principal()
         f = filter or MentorshipFilter()
         mf = mentorship.MentorshipFilter(
-            employee_id=_opt(f.employee_id, "Employee", "filter.employeeId"),
+            employee_id=optional_global_id(f.employee_id, "Employee", field="filter.employeeId"),
             role=f.role.value if f.role else None,
             statuses=tuple(s.value for s in f.statuses) if f.statuses else None,
         )
@@ -530,7 +527,7 @@ class MentorshipQuery:
         ctx = info.context
         p = ctx.require_principal()
         eid = expect_global_id(employee_id, "Employee", field="employeeId")
-        lid = _opt(level_id, "TrackLevel", "levelId")
+        lid = optional_global_id(level_id, "TrackLevel", field="levelId")
         sids = _ids(skill_ids, "Skill", "skillIds") if skill_ids is not None else None
         viewer = await viewer_of(ctx)
         async with ctx.session() as s:
@@ -556,7 +553,7 @@ class MentorshipQuery:
         ctx.require_principal()
         f = filter or LearningResourceFilter()
         rf = learning.ResourceFilter(
-            skill_id=_opt(f.skill_id, "Skill", "filter.skillId"),
+            skill_id=optional_global_id(f.skill_id, "Skill", field="filter.skillId"),
             kind=f.kind.value if f.kind else None,
             search=f.search,
             include_retired=f.include_retired,
@@ -579,7 +576,7 @@ class MentorshipMutation:
     )
     async def set_mentor_profile(self, info: Info, input: SetMentorProfileInput) -> MentorProfile:
         ctx = info.context
-        eid = _opt(input.employee_id, "Employee", "input.employeeId")
+        eid = optional_global_id(input.employee_id, "Employee", field="input.employeeId")
         skills = _ids(input.skill_ids, "Skill", "input.skillIds")
         async with ctx.mutation() as (s, p):
             row = await mentorship.set_profile(
@@ -600,7 +597,7 @@ class MentorshipMutation:
     async def remove_mentor_profile(
         self, info: Info, employee_id: strawberry.ID | None = None
     ) -> bool:
-        eid = _opt(employee_id, "Employee", "employeeId")
+        eid = optional_global_id(employee_id, "Employee", field="employeeId")
         async with info.context.mutation() as (s, p):
             return await mentorship.remove_profile(s, p, employee_id=eid)
 
@@ -613,7 +610,7 @@ class MentorshipMutation:
         ctx = info.context
         mentor = expect_global_id(input.mentor_id, "Employee", field="input.mentorId")
         skills = _ids(input.skill_ids, "Skill", "input.skillIds")
-        goal = _opt(input.goal_id, "PlanGoal", "input.goalId")
+        goal = optional_global_id(input.goal_id, "PlanGoal", field="input.goalId")
         async with ctx.mutation() as (s, p):
             row = await mentorship.request_mentorship(
                 s, p, mentor_id=mentor, skill_ids=skills, goal_id=goal, message=input.message
@@ -659,7 +656,9 @@ class MentorshipMutation:
     ) -> LearningResource:
         ctx = info.context
         skills = _ids(input.skill_ids, "Skill", "input.skillIds")
-        ctype = _opt(input.credential_type_id, "CredentialType", "input.credentialTypeId")
+        ctype = optional_global_id(
+            input.credential_type_id, "CredentialType", field="input.credentialTypeId"
+        )
         async with ctx.mutation() as (s, p):
             row = await learning.create_resource(
                 s,
@@ -698,8 +697,8 @@ class MentorshipMutation:
         if input.skill_ids is not strawberry.UNSET:
             patch["skill_ids"] = _ids(input.skill_ids, "Skill", "input.skillIds")
         if input.credential_type_id is not strawberry.UNSET:
-            patch["credential_type_id"] = _opt(
-                input.credential_type_id, "CredentialType", "input.credentialTypeId"
+            patch["credential_type_id"] = optional_global_id(
+                input.credential_type_id, "CredentialType", field="input.credentialTypeId"
             )
         async with ctx.mutation() as (s, p):
             row = await learning.update_resource(s, p, rid, patch)

@@ -23,6 +23,7 @@ from upward.graphql.relay import (
     Connection,
     build_connection,
     expect_global_id,
+    optional_global_id,
     page_args,
     to_global_id,
     wants_total,
@@ -579,9 +580,7 @@ class PlansQuery:
         args = page_args(ctx, plans.PLAN_ORDER, first=first, after=after, last=last, before=before)
         viewer = await viewer_of(ctx)
         sf = plans.PlanFilter(
-            employee_id=expect_global_id(f.employee_id, "Employee", field="filter.employeeId")
-            if f.employee_id
-            else None,
+            employee_id=optional_global_id(f.employee_id, "Employee", field="filter.employeeId"),
             statuses=tuple(s.value for s in f.status or ()),
             active_on=f.active_on,
             needs_my_review=f.needs_my_review,

@@ -32,6 +32,7 @@ from upward.graphql.relay import (
     Connection,
     build_connection,
     expect_global_id,
+    optional_global_id,
     page_args,
     to_global_id,
     wants_total,
@@ -277,10 +278,6 @@ class EmployeeSkillChange:
     changed_at: datetime
 
 
-def _opt(value: Any, type_name: str, field: str) -> uuid.UUID | None:
-    return expect_global_id(value, type_name, field=field) if value else None
-
-
 @strawberry.type
 class DevelopmentQuery:
     @strawberry.field(
@@ -301,7 +298,7 @@ class DevelopmentQuery:
         sf = service.SkillFilter(
             search=f.search,
             category=f.category,
-            parent_id=_opt(f.parent_id, "Skill", "filter.parentId"),
+            parent_id=optional_global_id(f.parent_id, "Skill", field="filter.parentId"),
             roots_only=f.roots_only,
             include_retired=f.include_retired,
         )
@@ -370,7 +367,7 @@ class DevelopmentMutation:
     @strawberry.mutation(description="Add a skill to the catalog (hr_admin or tenant_admin).")
     async def create_skill(self, info: Info, input: CreateSkillInput) -> Skill:
         ctx = info.context
-        parent = _opt(input.parent_id, "Skill", "input.parentId")
+        parent = optional_global_id(input.parent_id, "Skill", field="input.parentId")
         ext = external_ids_input(input.external_ids, "input.externalIds")
         async with ctx.mutation() as (s, p):
             row = await service.create_skill(
@@ -398,7 +395,9 @@ class DevelopmentMutation:
             if value is not strawberry.UNSET:
                 patch[name] = value
         if input.parent_id is not strawberry.UNSET:
-            patch["parent_id"] = _opt(input.parent_id, "Skill", "input.parentId")
+            patch["parent_id"] = optional_global_id(
+                input.parent_id, "Skill", field="input.parentId"
+            )
         if input.external_ids is not strawberry.UNSET:
             patch["external_ids"] = (
                 external_ids_input(input.external_ids, "input.externalIds") or {}
@@ -430,7 +429,7 @@ class DevelopmentMutation:
 
         ctx = info.context
         p = ctx.require_principal()
-        eid = _opt(employee_id, "Employee", "employeeId") or p.employee_id
+        eid = optional_global_id(employee_id, "Employee", field="employeeId") or p.employee_id
         if eid is None:
             raise BadUserInput("is required for a service principal", field="employeeId")
         sid = expect_global_id(skill_id, "Skill", field="skillId")
@@ -483,7 +482,7 @@ class DevelopmentMutation:
 
         ctx = info.context
         p = ctx.require_principal()
-        eid = _opt(employee_id, "Employee", "employeeId") or p.employee_id
+        eid = optional_global_id(employee_id, "Employee", field="employeeId") or p.employee_id
         if eid is None:
             raise BadUserInput("is required for a service principal", field="employeeId")
         sid = expect_global_id(skill_id, "Skill", field="skillId")

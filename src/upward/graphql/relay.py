@@ -58,6 +58,11 @@ def expect_global_id(value: str, type_name: str, *, field: str) -> uuid.UUID:
     return raw
 
 
+def optional_global_id(value: str | None, type_name: str, *, field: str) -> uuid.UUID | None:
+    """`expect_global_id` for an optional argument: None (or an empty string) is None."""
+    return expect_global_id(value, type_name, field=field) if value else None
+
+
 # --- cursors ------------------------------------------------------------------------------------
 # A cursor is the sort-key values of a row, signed with HMAC over the tenant and the order. A
 # cursor from another tenant, another order or a tampered one fails the same way: BAD_USER_INPUT.

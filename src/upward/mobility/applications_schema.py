@@ -20,6 +20,7 @@ from upward.graphql.relay import (
     Connection,
     build_connection,
     expect_global_id,
+    optional_global_id,
     page_args,
     to_global_id,
     wants_total,
@@ -407,12 +408,8 @@ class ApplicationsQuery:
             ctx, apps.APPLICATION_ORDER, first=first, after=after, last=last, before=before
         )
         sf = apps.ApplicationFilter(
-            posting_id=expect_global_id(f.posting_id, "JobPosting", field="filter.postingId")
-            if f.posting_id
-            else None,
-            employee_id=expect_global_id(f.employee_id, "Employee", field="filter.employeeId")
-            if f.employee_id
-            else None,
+            posting_id=optional_global_id(f.posting_id, "JobPosting", field="filter.postingId"),
+            employee_id=optional_global_id(f.employee_id, "Employee", field="filter.employeeId"),
             stages=tuple(s.value for s in f.stage or ()),
             mine=f.mine,
         )
@@ -443,9 +440,7 @@ class ApplicationsQuery:
         args = page_args(ctx, apps.MOVE_ORDER, first=first, after=after, last=last, before=before)
         viewer = await viewer_of(ctx)
         sf = apps.MoveFilter(
-            employee_id=expect_global_id(f.employee_id, "Employee", field="filter.employeeId")
-            if f.employee_id
-            else None,
+            employee_id=optional_global_id(f.employee_id, "Employee", field="filter.employeeId"),
             kinds=tuple(k.value for k in f.kind or ()),
             moved_from=f.moved_from,
             moved_to=f.moved_to,

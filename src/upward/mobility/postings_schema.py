@@ -17,6 +17,7 @@ from upward.graphql.relay import (
     Connection,
     build_connection,
     expect_global_id,
+    optional_global_id,
     page_args,
     to_global_id,
     wants_total,
@@ -504,10 +505,6 @@ def _ids(values: list[strawberry.ID], type_name: str, fld: str) -> list[uuid.UUI
     return [expect_global_id(v, type_name, field=f"{fld}.{i}") for i, v in enumerate(values)]
 
 
-def _opt(value: Any, type_name: str, fld: str) -> uuid.UUID | None:
-    return expect_global_id(value, type_name, field=fld) if value else None
-
-
 def _skills(values: list[PostingSkillInput], fld: str) -> list[postings.SkillSpec]:
     return [
         postings.SkillSpec(
@@ -552,11 +549,17 @@ def _update_patch(i: UpdateJobPostingInput) -> dict[str, Any]:
             v = getattr(i, name)
             out[name] = v.value if v is not None else None
     if given("department_id"):
-        out["department_id"] = _opt(i.department_id, "Department", "input.departmentId")
+        out["department_id"] = optional_global_id(
+            i.department_id, "Department", field="input.departmentId"
+        )
     if given("target_level_id"):
-        out["level_id"] = _opt(i.target_level_id, "TrackLevel", "input.targetLevelId")
+        out["level_id"] = optional_global_id(
+            i.target_level_id, "TrackLevel", field="input.targetLevelId"
+        )
     if given("hiring_manager_id"):
-        out["hiring_manager_id"] = _opt(i.hiring_manager_id, "Employee", "input.hiringManagerId")
+        out["hiring_manager_id"] = optional_global_id(
+            i.hiring_manager_id, "Employee", field="input.hiringManagerId"
+        )
     if given("location_ids"):
         out["location_ids"] = _ids(i.location_ids or [], "Location", "input.locationIds")
     if given("required_skills"):
@@ -601,7 +604,9 @@ class PostingsQuery:
         sf = postings.PostingFilter(
             statuses=tuple(s.value for s in f.status or ()),
             kinds=(f.kind.value,) if f.kind else (),
-            department_id=_opt(f.department_id, "Department", "filter.departmentId"),
+            department_id=optional_global_id(
+                f.department_id, "Department", field="filter.departmentId"
+            ),
             mine=f.mine,
         )
         facts = await viewer_facts(ctx)
@@ -639,11 +644,17 @@ class PostingsMutation:
             kind=input.kind.value,
             title=input.title,
             description=input.description,
-            department_id=_opt(input.department_id, "Department", "input.departmentId"),
+            department_id=optional_global_id(
+                input.department_id, "Department", field="input.departmentId"
+            ),
             location_ids=_ids(input.location_ids, "Location", "input.locationIds"),
             work_mode=input.work_mode.value,
-            level_id=_opt(input.target_level_id, "TrackLevel", "input.targetLevelId"),
-            hiring_manager_id=_opt(input.hiring_manager_id, "Employee", "input.hiringManagerId"),
+            level_id=optional_global_id(
+                input.target_level_id, "TrackLevel", field="input.targetLevelId"
+            ),
+            hiring_manager_id=optional_global_id(
+                input.hiring_manager_id, "Employee", field="input.hiringManagerId"
+            ),
             required_skills=_skills(input.required_skills, "input.requiredSkills"),
             preferred_skills=_skills(input.preferred_skills, "input.preferredSkills"),
             credential_type_ids=_ids(
