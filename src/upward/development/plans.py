@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from upward import clock
 from upward.audit import service as audit
 from upward.auth.principal import Principal
-from upward.db import Executor, fetch, fetchval, xact_lock
+from upward.db import Executor, fetch, fetchval, grouped, xact_lock
 from upward.development.models import (
     ACTIVITY_KINDS,
     ACTIVITY_STATUSES,
@@ -182,10 +182,7 @@ async def goals_of(session: Executor, plan_ids: Sequence[uuid.UUID]) -> dict[uui
         """,
         list(plan_ids),
     )
-    out: dict[uuid.UUID, list[Any]] = {p: [] for p in plan_ids}
-    for r in rows:
-        out[r["plan_id"]].append(r)
-    return out
+    return grouped(rows, plan_ids, lambda r: r["plan_id"])
 
 
 async def activities_of(
@@ -203,10 +200,7 @@ async def activities_of(
             )
         )
     ).all()
-    out: dict[uuid.UUID, list[Any]] = {g: [] for g in goal_ids}
-    for r in rows:
-        out[r.goal_id].append(r)
-    return out
+    return grouped(rows, goal_ids, lambda r: r.goal_id)
 
 
 async def targets_of(
@@ -219,10 +213,7 @@ async def targets_of(
         "where t.plan_id = any($1::uuid[]) order by t.plan_id, l.track_id, l.position",
         list(plan_ids),
     )
-    out: dict[uuid.UUID, list[uuid.UUID]] = {p: [] for p in plan_ids}
-    for r in rows:
-        out[r["plan_id"]].append(r["level_id"])
-    return out
+    return grouped(rows, plan_ids, lambda r: r["plan_id"], lambda r: r["level_id"])
 
 
 async def history_of(
@@ -236,10 +227,7 @@ async def history_of(
             .order_by(t_event.c.plan_id, t_event.c.at, t_event.c.id)
         )
     ).all()
-    out: dict[uuid.UUID, list[Any]] = {p: [] for p in plan_ids}
-    for r in rows:
-        out[r.plan_id].append(r)
-    return out
+    return grouped(rows, plan_ids, lambda r: r.plan_id)
 
 
 PLAN_ORDER = Order(

@@ -401,10 +401,7 @@ async def grants_of(session: Executor, type_ids: Sequence[uuid.UUID]) -> dict[uu
         "where g.credential_type_id = any($1::uuid[]) order by s.name, g.skill_id",
         list(type_ids),
     )
-    out: dict[uuid.UUID, list[Any]] = {t: [] for t in type_ids}
-    for r in rows:
-        out[r["credential_type_id"]].append(r)
-    return out
+    return grouped(rows, type_ids, lambda r: r["credential_type_id"])
 
 
 async def set_grants(

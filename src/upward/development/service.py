@@ -15,7 +15,7 @@ from upward import clock
 from upward.audit import service as audit
 from upward.auth.principal import Principal
 from upward.credentials.service import check_external_ids
-from upward.db import Executor, fetch, is_unique_violation, rows_by_ids
+from upward.db import Executor, fetch, grouped, is_unique_violation, rows_by_ids
 from upward.development.models import ProficiencyLevel, Skill
 from upward.errors import BadUserInput, Conflict, NotFound
 from upward.pagination import Order, Page, PageArgs, paginate
@@ -117,10 +117,7 @@ async def children_of(
             sa.select(t_skill).where(*conds).order_by(t_skill.c.name, t_skill.c.id)
         )
     ).all()
-    out: dict[uuid.UUID, list[Any]] = {p: [] for p in parent_ids}
-    for r in rows:
-        out[r.parent_id].append(r)
-    return out
+    return grouped(rows, parent_ids, lambda r: r.parent_id)
 
 
 async def categories(session: Executor) -> list[str]:

@@ -16,7 +16,7 @@ from upward import clock
 from upward.audit import service as audit
 from upward.auth.principal import Principal
 from upward.credentials.service import record_event
-from upward.db import Executor, fetch
+from upward.db import Executor, fetch, grouped
 from upward.development import readiness as core
 from upward.development.models import CareerTrack, EmployeeLevel, TrackLevel
 from upward.development.ratings import _derived as derived_ratings
@@ -56,10 +56,7 @@ async def levels_of(
             .order_by(t_level.c.track_id, t_level.c.position)
         )
     ).all()
-    out: dict[uuid.UUID, list[Any]] = {t: [] for t in track_ids}
-    for r in rows:
-        out[r.track_id].append(r)
-    return out
+    return grouped(rows, track_ids, lambda r: r.track_id)
 
 
 async def levels_by_ids(session: Executor, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:

@@ -34,7 +34,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from upward import clock
 from upward.audit import service as audit
 from upward.auth.principal import Principal
-from upward.db import Executor, fetch
+from upward.db import Executor, fetch, grouped
 from upward.development.models import EmployeeLevel, TrackLevel
 from upward.errors import BadUserInput, Conflict, Forbidden, NotFound
 from upward.mobility import rules
@@ -235,10 +235,7 @@ async def history_of(session: Executor, app_ids: Sequence[uuid.UUID]) -> dict[uu
             .order_by(t_event.c.application_id, t_event.c.at, t_event.c.id)
         )
     ).all()
-    out: dict[uuid.UUID, list[Any]] = {a: [] for a in app_ids}
-    for r in rows:
-        out[r.application_id].append(r)
-    return out
+    return grouped(rows, app_ids, lambda r: r.application_id)
 
 
 async def moves_of_applications(

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from upward import clock
 from upward.audit import service as audit
 from upward.auth.principal import Principal
-from upward.db import Executor, fetch
+from upward.db import Executor, fetch, grouped
 from upward.errors import BadUserInput, Conflict, Forbidden, NotFound
 from upward.mobility import rules
 from upward.mobility.models import (
@@ -246,10 +246,7 @@ async def skills_of(
         "order by ps.posting_id, ps.required desc, lower(s.name), s.id",
         list(posting_ids),
     )
-    out: dict[uuid.UUID, list[Any]] = {p: [] for p in posting_ids}
-    for r in rows:
-        out[r["posting_id"]].append(r)
-    return out
+    return grouped(rows, posting_ids, lambda r: r["posting_id"])
 
 
 async def credentials_of(
@@ -262,10 +259,7 @@ async def credentials_of(
         "where pc.posting_id = any($1::uuid[]) order by pc.posting_id, lower(t.name), t.id",
         list(posting_ids),
     )
-    out: dict[uuid.UUID, list[uuid.UUID]] = {p: [] for p in posting_ids}
-    for r in rows:
-        out[r["posting_id"]].append(r["credential_type_id"])
-    return out
+    return grouped(rows, posting_ids, lambda r: r["posting_id"], lambda r: r["credential_type_id"])
 
 
 async def locations_of(
@@ -278,10 +272,7 @@ async def locations_of(
         "where pl.posting_id = any($1::uuid[]) order by pl.posting_id, l.name, l.id",
         list(posting_ids),
     )
-    out: dict[uuid.UUID, list[uuid.UUID]] = {p: [] for p in posting_ids}
-    for r in rows:
-        out[r["posting_id"]].append(r["location_id"])
-    return out
+    return grouped(rows, posting_ids, lambda r: r["posting_id"], lambda r: r["location_id"])
 
 
 # --- validation ------------------------------------------------------------------------------
