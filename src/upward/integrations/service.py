@@ -55,6 +55,10 @@ EVENT_TYPES = (
     "career_preferences.changed",
     "employee.skills_changed",
     "employee.placed",
+    "kudos.given",
+    "redemption.requested",
+    "redemption.approved",
+    "redemption.declined",
 )
 MAX_ENDPOINTS = 50
 URL_TAKEN = "an endpoint with this URL exists: change that one"

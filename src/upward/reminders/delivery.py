@@ -177,6 +177,11 @@ GLOBAL_IDS = {
     "application_id": "Application",
     "posting_id": "JobPosting",
     "hiring_manager_id": "Employee",
+    "kudos_id": "Kudos",
+    "giver_id": "Employee",
+    "receiver_ids": "Employee",
+    "reward_id": "Reward",
+    "redemption_id": "Redemption",
 }
 
 

@@ -1,0 +1,1 @@
+"""Recognition: company values, kudos, points, rewards, milestones, feed and insights."""
