@@ -38,6 +38,9 @@ from upward.mobility.matching_schema import MatchingQuery
 from upward.mobility.postings_schema import PostingsMutation, PostingsQuery
 from upward.observability import operation_var
 from upward.people.schema import PeopleMutation, PeopleQuery
+from upward.recognition.milestones_schema import MilestonesMutation, MilestonesQuery
+from upward.recognition.rewards_schema import RewardsMutation, RewardsQuery
+from upward.recognition.schema import RecognitionMutation, RecognitionQuery
 from upward.reminders.schema import RemindersMutation, RemindersQuery
 from upward.settings import Settings, get_settings
 
@@ -82,6 +85,9 @@ class Query(
     PostingsQuery,
     ApplicationsQuery,
     MatchingQuery,
+    RecognitionQuery,
+    RewardsQuery,
+    MilestonesQuery,
     IntegrationsQuery,
     AuditQuery,
 ):
@@ -102,6 +108,9 @@ class Mutation(
     RemindersMutation,
     PostingsMutation,
     ApplicationsMutation,
+    RecognitionMutation,
+    RewardsMutation,
+    MilestonesMutation,
     IntegrationsMutation,
 ):
     pass

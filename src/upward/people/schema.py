@@ -528,6 +528,16 @@ async def _load_employee(
     return employee_obj(ctx, viewer, row) if row is not None else None
 
 
+async def employee_ref(ctx: Any, employee_id: uuid.UUID | None) -> Employee | None:
+    """An employee field of another domain's type: the person as the request's viewer may see
+    them (None for no id, or one the viewer does not see), through the per-request loader."""
+    if employee_id is None:
+        return None
+    from upward.people.loaders import viewer_of
+
+    return await _load_employee(ctx, await viewer_of(ctx), employee_id)
+
+
 async def _load_department(ctx: Any, department_id: uuid.UUID) -> Department | None:
     row = await department_by_id_loader(ctx).load(department_id)
     return department_obj(row) if row is not None else None

@@ -574,24 +574,22 @@ async def comment(
     if row["hidden_at"] is not None:
         raise BadUserInput("this kudos is hidden", field="input.kudosId")
     created = (
-        await session.execute(
-            sa.insert(t_comment)
-            .values(
-                tenant_id=principal.tenant_id,
-                kudos_id=kudos_id,
-                author_id=me,
-                body=text,
-                created_at=clock.now(),
-            )
-            .returning(t_comment)
+        await fetch(
+            session,
+            "insert into kudos_comments (tenant_id, kudos_id, author_id, body, created_at) "
+            "values (current_setting('app.tenant_id')::uuid, $1, $2, $3, $4) returning *",
+            kudos_id,
+            me,
+            text,
+            clock.now(),
         )
-    ).one()
+    )[0]
     await audit.record(
         session,
         principal,
         action="kudos.comment",
         target_type="KudosComment",
-        target_id=created.id,
+        target_id=created["id"],
         changes=audit.diff({}, {"kudos_id": kudos_id, "body": text}),
     )
     from upward.reminders.outbox import EventNote, notify_people
@@ -605,7 +603,7 @@ async def comment(
         [
             EventNote(
                 p,
-                f"kudos_comment:{created.id}:{p}",
+                f"kudos_comment:{created['id']}:{p}",
                 f"{author} commented on a kudos",
                 text,
                 {"kudos_id": str(kudos_id), "event": "kudos.commented"},

@@ -179,9 +179,10 @@ async def post(
     kudos_id: uuid.UUID | None = None,
     redemption_id: uuid.UUID | None = None,
     actor_id: uuid.UUID | None = None,
+    at: datetime | None = None,
 ) -> uuid.UUID:
-    """Write one balanced transaction (its entries sum to zero) in one statement. The caller
-    holds the spender's lock and checked the budget."""
+    """Write one balanced transaction (its entries sum to zero) in one statement, at `at`
+    (default: now). The caller holds the spender's lock and checked the budget."""
     legs = [leg for leg in legs if leg.amount != 0]
     if len(legs) < 2 or sum(leg.amount for leg in legs) != 0:
         raise ValueError(f"a points transaction must balance: {legs}")
@@ -205,7 +206,7 @@ async def post(
         kudos_id,
         redemption_id,
         actor_id,
-        clock.now(),
+        at or clock.now(),
         period,
         [leg.account for leg in legs],
         [leg.employee_id for leg in legs],

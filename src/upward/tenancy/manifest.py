@@ -53,6 +53,13 @@ TOP_KEYS = {
     "career_preferences",
     "mobility_settings",
     "applications",
+    "company_values",
+    "recognition_settings",
+    "points_allowances",
+    "rewards",
+    "milestone_settings",
+    "kudos",
+    "redemptions",
 }
 CREDENTIAL_TYPE_KEYS = {
     "name",
@@ -232,6 +239,9 @@ class Manifest:
     development: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # job_postings, career_preferences, mobility_settings
     mobility: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # company_values, recognition_settings, points_allowances, rewards, milestone_settings,
+    # kudos, redemptions
+    recognition: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 class _Checker:
@@ -446,6 +456,9 @@ def validate_manifest(data: dict[str, Any], path: str = "<manifest>") -> Manifes
     from upward.mobility.provisioning import validate_manifest as mobility_sections
 
     mobility = mobility_sections(c, data, set(by_email))
+    from upward.recognition.provisioning import validate_manifest as recognition_sections
+
+    recognition = recognition_sections(c, data, set(by_email))
 
     if c.problems:
         raise ManifestError(c.problems)
@@ -467,6 +480,7 @@ def validate_manifest(data: dict[str, Any], path: str = "<manifest>") -> Manifes
         notifications=notifications,
         development=development,
         mobility=mobility,
+        recognition=recognition,
     )
 
 

@@ -284,6 +284,9 @@ async def apply_manifest(engine: AsyncEngine, manifest: Manifest) -> ApplyResult
         from upward.mobility.provisioning import apply_manifest as apply_mobility
 
         await apply_mobility(session, manifest.mobility, tenant_id=tenant_id, result=result)
+        from upward.recognition.provisioning import apply_manifest as apply_recognition
+
+        await apply_recognition(session, manifest.recognition, tenant_id=tenant_id, result=result)
 
         await apply_notifications(
             session,
