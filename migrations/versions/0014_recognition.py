@@ -284,17 +284,31 @@ def upgrade() -> None:
     op.execute(
         "CREATE INDEX points_entries_transaction_idx ON points_entries (tenant_id, transaction_id)"
     )
-    # every transaction balances: checked once its entries are all in (at commit); the function
-    # runs as the caller (RLS applies), and sees the transaction's own entries
+    op.execute(
+        "CREATE INDEX points_entries_history_idx ON points_entries "
+        "(tenant_id, employee_id, created_at, id)"
+    )
+    # every transaction balances and has two legs at least: checked at commit, once its entries
+    # are all in, for each new transaction and each new entry; the function runs as the caller
+    # (RLS applies) and sees the transaction's own entries
     op.execute("""
         CREATE FUNCTION upward_points_balanced() RETURNS trigger
         LANGUAGE plpgsql SECURITY INVOKER SET search_path = public AS $$
+        DECLARE
+            txn uuid;
+            total bigint;
+            legs bigint;
         BEGIN
-            IF (SELECT coalesce(sum(amount), 0) FROM points_entries
-                WHERE tenant_id = NEW.tenant_id AND transaction_id = NEW.transaction_id) <> 0
-            THEN
-                RAISE EXCEPTION 'points transaction % does not balance', NEW.transaction_id
-                    USING ERRCODE = '23514';
+            IF TG_TABLE_NAME = 'points_transactions' THEN
+                txn := NEW.id;
+            ELSE
+                txn := NEW.transaction_id;
+            END IF;
+            SELECT coalesce(sum(amount), 0), count(*) INTO total, legs FROM points_entries
+            WHERE tenant_id = NEW.tenant_id AND transaction_id = txn;
+            IF total <> 0 OR legs < 2 THEN
+                RAISE EXCEPTION 'points transaction % does not balance (% over % entries)',
+                    txn, total, legs USING ERRCODE = '23514';
             END IF;
             RETURN NULL;
         END
@@ -302,10 +316,11 @@ def upgrade() -> None:
     """)
     op.execute("REVOKE EXECUTE ON FUNCTION upward_points_balanced() FROM PUBLIC")
     op.execute(f"GRANT EXECUTE ON FUNCTION upward_points_balanced() TO {APP_ROLE}")
-    op.execute("""
-        CREATE CONSTRAINT TRIGGER points_entries_balanced AFTER INSERT ON points_entries
-        DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION upward_points_balanced()
-    """)
+    for table in APPEND_ONLY:
+        op.execute(f"""
+            CREATE CONSTRAINT TRIGGER {table}_balanced AFTER INSERT ON {table}
+            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION upward_points_balanced()
+        """)
     op.execute(f"""
         CREATE TABLE milestone_settings (
             {TENANT},
@@ -348,7 +363,8 @@ def downgrade() -> None:
     for table in reversed(TENANT_TABLES):
         for stmt in drop_tenant_table_security(table):
             op.execute(stmt)
-    op.execute("DROP TRIGGER points_entries_balanced ON points_entries")
+    for table in APPEND_ONLY:
+        op.execute(f"DROP TRIGGER {table}_balanced ON {table}")
     op.execute("DROP FUNCTION upward_points_balanced()")
     for table in reversed(TENANT_TABLES):
         op.execute(f"DROP TABLE {table}")

@@ -82,11 +82,10 @@ def responders_by_request_loader(ctx: Any) -> DataLoader[uuid.UUID, list[Any]]:
     return ctx.memo("FeedbackRespondersByRequestLoader", lambda: DataLoader(load_fn=load))
 
 
-async def _employee(ctx: Any, employee_id: uuid.UUID) -> Any:
-    from upward.people.loaders import viewer_of
-    from upward.people.schema import _load_employee
+async def _employee(ctx: Any, employee_id: uuid.UUID | None) -> Any:
+    from upward.people.schema import employee_ref
 
-    return await _load_employee(ctx, await viewer_of(ctx), employee_id)
+    return await employee_ref(ctx, employee_id)
 
 
 # --- types -------------------------------------------------------------------------------------

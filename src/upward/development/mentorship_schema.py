@@ -94,11 +94,10 @@ async def _skills(ctx: Any, ids: list[uuid.UUID]) -> list[Skill]:
     return [skill_obj(ctx, r) for r in rows if r is not None]
 
 
-async def _employee(ctx: Any, employee_id: uuid.UUID) -> Any:
-    from upward.people.loaders import viewer_of
-    from upward.people.schema import _load_employee
+async def _employee(ctx: Any, employee_id: uuid.UUID | None) -> Any:
+    from upward.people.schema import employee_ref
 
-    return await _load_employee(ctx, await viewer_of(ctx), employee_id)
+    return await employee_ref(ctx, employee_id)
 
 
 def _ids(values: list[strawberry.ID] | None, type_name: str, field: str) -> list[uuid.UUID]:

@@ -98,11 +98,10 @@ class ManagerNoticeStage(enum.Enum):
 # --- types -----------------------------------------------------------------------------------
 
 
-async def _employee(ctx: Any, employee_id: uuid.UUID) -> Any:
-    from upward.people.loaders import viewer_of
-    from upward.people.schema import _load_employee
+async def _employee(ctx: Any, employee_id: uuid.UUID | None) -> Any:
+    from upward.people.schema import employee_ref
 
-    return await _load_employee(ctx, await viewer_of(ctx), employee_id)
+    return await employee_ref(ctx, employee_id)
 
 
 async def _levels(ctx: Any, ids: list[uuid.UUID]) -> list[Any]:

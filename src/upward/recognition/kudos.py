@@ -277,6 +277,18 @@ async def give_kudos(
         raise BadUserInput("an award gives points: set points", field="input.points")
     now = clock.now()
     kind = "award" if award else "peer"
+    account = "award" if award else "allowance"
+    period = ledger.period_of(now, principal.tenant_timezone)
+    if points:
+        await ledger.reserve(
+            session,
+            giver_id=giver,
+            account=account,
+            total=points * len(receiver_ids),
+            period=period,
+            field="input.points",
+            rules=rules,
+        )
     row = (
         await fetch(
             session,
@@ -292,16 +304,15 @@ async def give_kudos(
         )
     )[0]
     await _attach(session, row, receiver_ids, [v["id"] for v in values])
-    await ledger.spend(
+    await ledger.give(
         session,
         giver_id=giver,
-        account="award" if award else "allowance",
+        account=account,
         receiver_ids=receiver_ids,
         points_each=points,
-        period=ledger.period_of(now, principal.tenant_timezone),
+        period=period,
         kudos_id=row["id"],
-        field="input.points",
-        rules=rules,
+        at=now,
     )
     await audit.record(
         session,

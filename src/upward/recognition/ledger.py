@@ -14,10 +14,12 @@ entries whose `period` is that month (giving writes negative amounts). The month
 tenant's: `period_of(now, tenant timezone)`, so it renews at midnight on the first, local time,
 whether or not any job runs.
 
-Spending is serialized per person and account by a transaction-level advisory lock
-(`lock_spender`), taken before the budget is read and held to the commit, so concurrent gives
-or redemptions of one person see each other's entries and cannot overspend. A deferred trigger
-refuses any transaction whose entries do not sum to zero. Services never commit.
+Everything that spends a person's points (their gives from any budget, their redemptions) is
+serialized per person by a transaction-level advisory lock (`lock_spender`), taken before the
+budget or balance is read and held to the commit, so concurrent gives or redemptions of one
+person see each other's entries and cannot overspend. Deferred triggers refuse, at
+commit, any transaction whose entries do not sum to zero or that has fewer than two.
+Services never commit.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
 from upward import clock
 from upward.db import Executor, fetch, xact_lock
@@ -215,24 +216,20 @@ async def post(
     return rows[0]["transaction_id"]
 
 
-async def spend(
+async def reserve(
     session: Executor,
     *,
     giver_id: uuid.UUID,
     account: str,
-    receiver_ids: Sequence[uuid.UUID],
-    points_each: int,
+    total: int,
     period: date,
-    kudos_id: uuid.UUID,
     field: str,
     rules: Rules | None = None,
-) -> uuid.UUID | None:
-    """Move `points_each` to every receiver's `received` account from the giver's monthly
-    `account` (allowance or award), or refuse with BAD_USER_INPUT on `field` when what is
-    left this month is less. Takes the giver's lock first."""
-    if points_each <= 0:
-        return None
-    total = points_each * len(receiver_ids)
+) -> None:
+    """Take the giver's lock and check that `total` points fit in what is left of their
+    monthly `account` (allowance or award) in `period`, or refuse with BAD_USER_INPUT on
+    `field`. Call it before writing anything, then `give` once the kudos exists: a refused or
+    waiting give holds no rows."""
     await lock_spender(session, giver_id)
     budget = (await budgets(session, [giver_id], period, rules))[giver_id][account]
     if budget.monthly == 0 and account == "award":
@@ -244,10 +241,27 @@ async def spend(
             f"({budget.monthly} a month, renewed on the 1st)",
             field=field,
         )
-    legs = [Leg(account, giver_id, -total)] + [
+
+
+async def give(
+    session: Executor,
+    *,
+    giver_id: uuid.UUID,
+    account: str,
+    receiver_ids: Sequence[uuid.UUID],
+    points_each: int,
+    period: date,
+    kudos_id: uuid.UUID,
+    at: datetime | None = None,
+) -> uuid.UUID | None:
+    """Move `points_each` to every receiver's `received` account from the giver's `account`
+    (after `reserve`, in the same transaction)."""
+    if points_each <= 0:
+        return None
+    legs = [Leg(account, giver_id, -points_each * len(receiver_ids))] + [
         Leg("received", r, points_each) for r in receiver_ids
     ]
-    return await post(session, kind="kudos", legs=legs, period=period, kudos_id=kudos_id)
+    return await post(session, kind="kudos", legs=legs, period=period, kudos_id=kudos_id, at=at)
 
 
 async def fund_from_company(
@@ -274,14 +288,3 @@ def check_points(value: int, *, field: str, most: int) -> int:
     if not 0 <= value <= most:
         raise BadUserInput(f"points must be from 0 to {most}", field=field)
     return value
-
-
-async def entries_of(session: Executor, employee_id: uuid.UUID) -> list[Any]:
-    """A person's entries on every account, newest first (their points history)."""
-    return await fetch(
-        session,
-        "select e.*, t.kind, t.kudos_id, t.redemption_id from points_entries e "
-        "join points_transactions t on t.tenant_id = e.tenant_id and t.id = e.transaction_id "
-        "where e.employee_id = $1 order by e.created_at desc, e.id",
-        employee_id,
-    )

@@ -2,7 +2,7 @@
 ledger, rewards and redemptions, and milestones recognized automatically.
 
 Points live only in `points_entries`, an append-only double-entry ledger: every transaction's
-entries sum to zero (a deferred constraint trigger checks it at commit), the app role may only
+entries sum to zero and are at least two (deferred constraint triggers check it at commit), the app role may only
 SELECT and INSERT them, and every balance is a sum over them. An account is a kind and, for a
 person's accounts, the person (`employee_id`); nothing stores a balance.
 """
@@ -211,6 +211,16 @@ class PointsEntry(SQLModel, table=True):
             ["transaction_id"], "points_transactions", "points_entries_transaction_fkey", "CASCADE"
         ),
         tenant_fk(["employee_id"], "employees", "points_entries_employee_fkey", "CASCADE"),
+        sa.Index(
+            "points_entries_account_idx",
+            "tenant_id",
+            "employee_id",
+            "account",
+            "period",
+            postgresql_include=["amount"],
+        ),
+        sa.Index("points_entries_transaction_idx", "tenant_id", "transaction_id"),
+        sa.Index("points_entries_history_idx", "tenant_id", "employee_id", "created_at", "id"),
     )
 
     tenant_id: uuid.UUID = tenant_id_field()

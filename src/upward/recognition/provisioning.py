@@ -273,9 +273,22 @@ def _at(on: Any, tz: str, minute: int) -> datetime:
     return datetime.combine(day, time(10), tzinfo=clock.zone(tz)) + timedelta(minutes=minute)
 
 
+def _problem(path: str, entry: str, message: str) -> Exception:
+    from upward.tenancy.manifest import ManifestError, ManifestProblem
+
+    return ManifestError([ManifestProblem(path, entry, message)])
+
+
 async def apply_manifest(
-    session: Any, sections: dict[str, Any], *, tenant_id: uuid.UUID, result: Any
+    session: Any,
+    sections: dict[str, Any],
+    *,
+    tenant_id: uuid.UUID,
+    result: Any,
+    path: str = "<manifest>",
 ) -> None:
+    """Apply the sections; a redemption the data cannot carry (out of stock, more than the
+    person's balance) fails the whole apply with a ManifestError naming it."""
     if not any(sections.values()):
         return
     tz = (await fetch(session, "select timezone from tenants where id = $1", tenant_id))[0][0]
@@ -373,7 +386,13 @@ async def apply_manifest(
         session, sections["kudos"], tenant_id=tenant_id, tz=tz, people=people, result=result
     )
     await _redemptions(
-        session, sections["redemptions"], tenant_id=tenant_id, tz=tz, people=people, result=result
+        session,
+        sections["redemptions"],
+        path=path,
+        tenant_id=tenant_id,
+        tz=tz,
+        people=people,
+        result=result,
     )
 
 
@@ -487,11 +506,12 @@ async def _kudos(
             )
         if k["points"]:
             account = "award" if k["award"] else "allowance"
-            await ledger.post(
+            await ledger.give(
                 session,
-                kind="kudos",
-                legs=[ledger.Leg(account, people[k["giver"]], -k["points"] * len(receivers))]
-                + [ledger.Leg("received", r, k["points"]) for r in receivers],
+                giver_id=people[k["giver"]],
+                account=account,
+                receiver_ids=receivers,
+                points_each=k["points"],
                 period=ledger.period_of(at, tz),
                 kudos_id=kid,
                 at=at,
@@ -502,6 +522,7 @@ async def _redemptions(
     session: Any,
     items: list[dict[str, Any]],
     *,
+    path: str,
     tenant_id: uuid.UUID,
     tz: str,
     people: dict[str, uuid.UUID],
@@ -535,13 +556,26 @@ async def _redemptions(
         if not created:
             continue
         result.count("created", "redemptions")
+        entry = f"redemptions[{i}] ({r['employee']}, {r['reward']})"
         if r["status"] in ("requested", "approved"):
-            await fetch(
+            taken = await fetch(
                 session,
-                "update rewards set stock = stock - 1 where id = $1 and stock > 0",
+                "update rewards set stock = stock - 1 where id = $1 "
+                "and (stock is null or stock > 0) returning id",
                 reward["id"],
             )
+            if not taken:
+                raise _problem(path, entry, "the reward is out of stock")
         if r["status"] == "approved":
+            employee = people[r["employee"]]
+            balance = (await ledger.balances(session, [employee]))[employee]
+            if balance < reward["cost"]:
+                raise _problem(
+                    path,
+                    entry,
+                    f"the balance ({balance} points from the kudos so far) is less than the "
+                    f"cost ({reward['cost']})",
+                )
             await ledger.post(
                 session,
                 kind="redemption",
@@ -551,5 +585,6 @@ async def _redemptions(
                 ],
                 period=ledger.period_of(at + timedelta(hours=2), tz),
                 redemption_id=rid,
+                actor_id=people.get(r["decided_by"]) if r["decided_by"] else None,
                 at=at + timedelta(hours=2),
             )

@@ -286,7 +286,9 @@ async def apply_manifest(engine: AsyncEngine, manifest: Manifest) -> ApplyResult
         await apply_mobility(session, manifest.mobility, tenant_id=tenant_id, result=result)
         from upward.recognition.provisioning import apply_manifest as apply_recognition
 
-        await apply_recognition(session, manifest.recognition, tenant_id=tenant_id, result=result)
+        await apply_recognition(
+            session, manifest.recognition, tenant_id=tenant_id, result=result, path=manifest.path
+        )
 
         await apply_notifications(
             session,
