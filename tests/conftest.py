@@ -105,6 +105,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         from tests.mobility.alerts_seed import seed_alerts
 
         await seed_alerts(ids)
+        from tests.recognition.milestones_seed import seed_milestones
+
+        await seed_milestones(ids)
         await dispose_engines()
 
     asyncio.run(seed())

@@ -6,5 +6,6 @@ from workers import (
     credentials,  # noqa: F401  (registers actors)
     development,  # noqa: F401  (registers actors)
     mobility,  # noqa: F401  (registers actors)
+    recognition,  # noqa: F401  (registers actors)
     reminders,  # noqa: F401  (registers actors)
 )

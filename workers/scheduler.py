@@ -39,6 +39,7 @@ def periodic_jobs() -> list[Periodic]:
     from workers.credentials import prune_pending_evidence, record_status_events
     from workers.development import checkin_tick, goal_reminders
     from workers.mobility import sweep as mobility_sweep
+    from workers.recognition import anniversaries
     from workers.reminders import publish_events, scan_tenant, send_digests, sweep
 
     scan = get_settings().reminder_scan_seconds
@@ -59,6 +60,8 @@ def periodic_jobs() -> list[Periodic]:
         Periodic("development.goal_reminders", goal_reminders, every_seconds=3600),
         # matches older than their posting's or person's last change (a lost trigger)
         Periodic("mobility.sweep", mobility_sweep, every_seconds=3600),
+        # hourly: an anniversary is due from midnight in its tenant's zone (caught up for days)
+        Periodic("recognition.anniversaries", anniversaries, every_seconds=3600),
     ]
 
 

@@ -22,6 +22,8 @@ depends_on: str | Sequence[str] | None = None
 TENANT = "tenant_id uuid NOT NULL REFERENCES tenants(id) ON DELETE CASCADE"
 # the ledger is append-only for the app: it may read and add, never change or remove
 APPEND_ONLY = ("points_transactions", "points_entries")
+# kudos are hidden, never deleted (a milestone's key and the ledger point at them)
+NO_DELETE = ("kudos",)
 TENANT_TABLES = (
     "company_values",
     "recognition_settings",
@@ -245,7 +247,7 @@ def upgrade() -> None:
             created_at timestamptz DEFAULT now() NOT NULL,
             PRIMARY KEY (tenant_id, id),
             CONSTRAINT points_transactions_kudos_fkey FOREIGN KEY(tenant_id, kudos_id)
-                REFERENCES kudos (tenant_id, id) ON DELETE CASCADE,
+                REFERENCES kudos (tenant_id, id),
             CONSTRAINT points_transactions_redemption_fkey FOREIGN KEY(tenant_id, redemption_id)
                 REFERENCES redemptions (tenant_id, id),
             CONSTRAINT points_transactions_kudos_key UNIQUE (tenant_id, kudos_id),
@@ -346,7 +348,7 @@ def upgrade() -> None:
             PRIMARY KEY (tenant_id, id),
             {_emp_fk("milestones", "employee_id", "employee")},
             CONSTRAINT milestones_kudos_fkey FOREIGN KEY(tenant_id, kudos_id)
-                REFERENCES kudos (tenant_id, id) ON DELETE CASCADE,
+                REFERENCES kudos (tenant_id, id),
             CONSTRAINT milestones_key UNIQUE (tenant_id, key)
         )
     """)
@@ -354,7 +356,13 @@ def upgrade() -> None:
         "CREATE INDEX milestones_employee_idx ON milestones (tenant_id, employee_id, occurred_on)"
     )
     for table in TENANT_TABLES:
-        privileges = "SELECT, INSERT" if table in APPEND_ONLY else "SELECT, INSERT, UPDATE, DELETE"
+        privileges = (
+            "SELECT, INSERT"
+            if table in APPEND_ONLY
+            else "SELECT, INSERT, UPDATE"
+            if table in NO_DELETE
+            else "SELECT, INSERT, UPDATE, DELETE"
+        )
         for stmt in tenant_table_security(table, privileges=privileges):
             op.execute(stmt)
 

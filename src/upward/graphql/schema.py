@@ -38,6 +38,7 @@ from upward.mobility.matching_schema import MatchingQuery
 from upward.mobility.postings_schema import PostingsMutation, PostingsQuery
 from upward.observability import operation_var
 from upward.people.schema import PeopleMutation, PeopleQuery
+from upward.recognition.insights_schema import InsightsQuery
 from upward.recognition.milestones_schema import MilestonesMutation, MilestonesQuery
 from upward.recognition.rewards_schema import RewardsMutation, RewardsQuery
 from upward.recognition.schema import RecognitionMutation, RecognitionQuery
@@ -88,6 +89,7 @@ class Query(
     RecognitionQuery,
     RewardsQuery,
     MilestonesQuery,
+    InsightsQuery,
     IntegrationsQuery,
     AuditQuery,
 ):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -365,11 +365,11 @@ async def create_milestone_kudos(
     milestone_kind: str,
     message: str,
     points: int,
-    on: date | None = None,
 ) -> Any:
     """A kudos from the company (no giver) for a milestone, public, with `points` from the
-    company budget; receiver and managers are told like for any kudos. The caller makes it
-    once (the milestone's key)."""
+    company budget; receiver and managers are told like for any kudos. Dated now, also for a
+    milestone found late (the milestone keeps the day it happened). The caller makes it once
+    (the milestone's key)."""
     now = clock.now()
     row = (
         await fetch(

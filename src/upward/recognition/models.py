@@ -2,9 +2,9 @@
 ledger, rewards and redemptions, and milestones recognized automatically.
 
 Points live only in `points_entries`, an append-only double-entry ledger: every transaction's
-entries sum to zero and are at least two (deferred constraint triggers check it at commit), the app role may only
-SELECT and INSERT them, and every balance is a sum over them. An account is a kind and, for a
-person's accounts, the person (`employee_id`); nothing stores a balance.
+entries sum to zero and are at least two (deferred constraint triggers check it at commit),
+the app role may only SELECT and INSERT them, and every balance is a sum over them. An account
+is a kind and, for a person's accounts, the person (`employee_id`); nothing stores a balance.
 """
 
 from __future__ import annotations
@@ -184,7 +184,7 @@ class PointsTransaction(SQLModel, table=True):
 
     __tablename__ = "points_transactions"
     __table_args__ = (
-        tenant_fk(["kudos_id"], "kudos", "points_transactions_kudos_fkey", "CASCADE"),
+        tenant_fk(["kudos_id"], "kudos", "points_transactions_kudos_fkey"),
         tenant_fk(["redemption_id"], "redemptions", "points_transactions_redemption_fkey"),
         sa.UniqueConstraint("tenant_id", "kudos_id", name="points_transactions_kudos_key"),
         sa.UniqueConstraint(
@@ -293,7 +293,7 @@ class Milestone(SQLModel, table=True):
     __tablename__ = "milestones"
     __table_args__ = (
         tenant_fk(["employee_id"], "employees", "milestones_employee_fkey", "CASCADE"),
-        tenant_fk(["kudos_id"], "kudos", "milestones_kudos_fkey", "CASCADE"),
+        tenant_fk(["kudos_id"], "kudos", "milestones_kudos_fkey"),
         sa.UniqueConstraint("tenant_id", "key", name="milestones_key"),
         sa.Index("milestones_employee_idx", "tenant_id", "employee_id", "occurred_on"),
     )

@@ -168,11 +168,23 @@ def validate_manifest(c: Any, data: dict[str, Any], emails: set[str]) -> dict[st
         if kind not in MILESTONE_KINDS or kind in kinds:
             c.error(entry, f"'kind' must be one of {', '.join(MILESTONE_KINDS)}, once")
         kinds.add(kind)
+        message = None
+        if d.get("message") is not None and kind in MILESTONE_KINDS:
+            from upward.errors import BadUserInput
+            from upward.recognition.milestones import check_template
+
+            if not isinstance(d["message"], str):
+                c.error(entry, "'message' must be a string")
+            else:
+                try:
+                    message = check_template(kind, d["message"], field="message")
+                except BadUserInput as exc:
+                    c.error(entry, f"'message': {exc}")
         out["milestone_settings"].append(
             {
                 "kind": kind,
                 "enabled": d.get("enabled", True) is not False,
-                "message": c.string(entry, d, "message", max_len=500),
+                "message": message,
                 "points": _int(c, entry, d, "points", 0, ledger.MAX_POINTS),
             }
         )

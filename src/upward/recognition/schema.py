@@ -22,6 +22,7 @@ from upward.graphql.relay import (
     page_args,
     to_global_id,
 )
+from upward.graphql.selection import Selection
 from upward.recognition import kudos as core
 from upward.recognition import ledger, periods, service
 from upward.recognition.loaders import (
@@ -477,8 +478,16 @@ class RecognitionQuery:
         f = _feed_filter(ctx, filter)
         args = page_args(ctx, core.FEED_ORDER, first=first, after=after, last=last, before=before)
         viewer = await viewer_of(ctx)
+        receivers = "receivers" in Selection(info).names(("edges", "node"))
         async with ctx.session() as s:
             page = await core.feed(s, viewer, filter=f, page=args)
+            ids = [r["id"] for r in page.rows]
+            if receivers and ids:
+                # with the page, so the givers and the receivers load as one batch of people
+                found = await core.receivers_of(s, ids)
+                loader = receivers_by_kudos_loader(ctx)
+                for kid in ids:
+                    loader.prime(kid, found[kid])
         return build_connection(
             ctx,
             page,

@@ -1044,6 +1044,9 @@ async def publish_events(session: Executor, *, limit: int = 500) -> tuple[int, l
     from workers.mobility import after_events  # the matching workers react to the same events
 
     await after_events(session, events)
+    from upward.recognition import milestones  # milestones, written with the events published
+
+    await milestones.after_events(session, events)
     await fetch(
         session,
         "update domain_events set published_at = $2 where id = any($1::uuid[])",
