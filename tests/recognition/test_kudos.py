@@ -563,10 +563,14 @@ class TestFeed:
         for i in range(24):
             giver, receiver = people[i % 4], people[(i + 1) % 4]
             k = await give(gql, t, giver, [receiver], message=f"k{i}", points=1)
-            await gql.ok(REACT, {"i": {"kudosId": k["id"], "reaction": "LIKE"}},
-                         token=t.token("hr@t.example"))
-            await gql.ok(COMMENT, {"i": {"kudosId": k["id"], "body": "+1"}},
-                         token=t.token("hr@t.example"))
+            await gql.ok(
+                REACT,
+                {"i": {"kudosId": k["id"], "reaction": "LIKE"}},
+                token=t.token("hr@t.example"),
+            )
+            await gql.ok(
+                COMMENT, {"i": {"kudosId": k["id"], "body": "+1"}}, token=t.token("hr@t.example")
+            )
         tok = t.token("dev@t.example")
         await gql.ok(FEED, {"n": 2}, token=tok)  # warm caches
         count_statements.statements.clear()
