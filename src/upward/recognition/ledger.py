@@ -116,20 +116,20 @@ async def monthly_budgets(
 
 
 async def spent_in(
-    session: Executor, employee_ids: Sequence[uuid.UUID], account: str, period: date
-) -> dict[uuid.UUID, int]:
-    """{employee: points given from `account` in `period`} (every id present)."""
+    session: Executor, employee_ids: Sequence[uuid.UUID], period: date
+) -> dict[tuple[uuid.UUID, str], int]:
+    """{(employee, account): points given from it in `period`} for the monthly accounts
+    (`allowance`, `award`), every pair present, in one statement."""
     rows = await fetch(
         session,
-        "select employee_id, -sum(amount)::int as spent from points_entries "
-        "where employee_id = any($1::uuid[]) and account = $2 and period = $3 "
-        "group by employee_id",
+        "select employee_id, account, -sum(amount)::int as spent from points_entries "
+        "where employee_id = any($1::uuid[]) and account in ('allowance', 'award') "
+        "and period = $2 group by employee_id, account",
         list(employee_ids),
-        account,
         period,
     )
-    out = dict.fromkeys(employee_ids, 0)
-    out.update({r["employee_id"]: r["spent"] for r in rows})
+    out = {(e, a): 0 for e in employee_ids for a in ("allowance", "award")}
+    out.update({(r["employee_id"], r["account"]): r["spent"] for r in rows})
     return out
 
 
@@ -141,13 +141,13 @@ async def budgets(
 ) -> dict[uuid.UUID, dict[str, Budget]]:
     """{employee: {"allowance": Budget, "award": Budget}} for `period`."""
     monthly = await monthly_budgets(session, employee_ids, rules)
+    spent = await spent_in(session, employee_ids, period)
     out: dict[uuid.UUID, dict[str, Budget]] = {}
-    spent = {a: await spent_in(session, employee_ids, a, period) for a in ("allowance", "award")}
     for eid in employee_ids:
         allowance, award = monthly.get(eid, (0, 0))
         out[eid] = {
-            "allowance": Budget(period, allowance, spent["allowance"][eid]),
-            "award": Budget(period, award, spent["award"][eid]),
+            "allowance": Budget(period, allowance, spent[(eid, "allowance")]),
+            "award": Budget(period, award, spent[(eid, "award")]),
         }
     return out
 
