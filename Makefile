@@ -8,7 +8,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 	2>/dev/null && { echo $$p; break; }; done)
 
-.PHONY: dev test install lint fmt schema bench bench-credentials bench-reminders bench-development bench-mobility clean
+.PHONY: dev test install lint fmt schema bench bench-credentials bench-reminders bench-development bench-mobility bench-recognition clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required"; exit 1; }
@@ -50,6 +50,9 @@ bench-development: $(STAMP)  ## readiness of 5,000 people against their next lev
 
 bench-mobility: $(STAMP)  ## match 100,000 people to one posting, one person to 1,000 postings, incremental recompute (BENCH_MOBILITY_DATABASE_URL/BENCH_REDIS_URL, default: local server)
 	$(BIN)/python -m bench.mobility $(BENCH_ARGS)
+
+bench-recognition: $(STAMP)  ## feed, leaderboards and insights over 10,000 people / 1,000,000 kudos + ledger under concurrent gives (BENCH_RECOGNITION_DATABASE_URL/BENCH_REDIS_URL, default: local server)
+	$(BIN)/python -m bench.recognition $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .ruff_cache

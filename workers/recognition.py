@@ -26,3 +26,20 @@ async def anniversaries(session: Executor, principal: Principal, **_: Any) -> No
     done = await milestones.recognize_anniversaries(session, principal)
     if done:
         log.info("work anniversaries recognized", extra={"milestones": len(done)})
+
+
+# --- insights: the weekly nudge to managers ----------------------------------------------------
+# (recognition.insights; its import is local to keep this section self-contained)
+
+
+@tenant_actor("recognition.nudge_managers", max_retries=5)
+async def nudge_managers(session: Executor, principal: Principal, **_: Any) -> None:
+    """Hourly: managers whose direct reports include people not recognized for the tenant's
+    `nudge_after_days` get one in-app and email nudge a week (from Monday 09:00 tenant time).
+    Idempotent: the notification's key is per manager and ISO week, so any number of runs in a
+    week sends each nudge once."""
+    from upward.recognition import insights
+
+    sent = await insights.nudge_managers(session, principal)
+    if sent:
+        log.info("recognition nudges written", extra={"notifications": sent})

@@ -39,7 +39,7 @@ def periodic_jobs() -> list[Periodic]:
     from workers.credentials import prune_pending_evidence, record_status_events
     from workers.development import checkin_tick, goal_reminders
     from workers.mobility import sweep as mobility_sweep
-    from workers.recognition import anniversaries
+    from workers.recognition import anniversaries, nudge_managers
     from workers.reminders import publish_events, scan_tenant, send_digests, sweep
 
     scan = get_settings().reminder_scan_seconds
@@ -62,6 +62,8 @@ def periodic_jobs() -> list[Periodic]:
         Periodic("mobility.sweep", mobility_sweep, every_seconds=3600),
         # hourly: an anniversary is due from midnight in its tenant's zone (caught up for days)
         Periodic("recognition.anniversaries", anniversaries, every_seconds=3600),
+        # hourly: the week's nudges go out from Monday 09:00 in the tenant's zone (once a week)
+        Periodic("recognition.nudge_managers", nudge_managers, every_seconds=3600),
     ]
 
 

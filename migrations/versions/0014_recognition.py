@@ -126,6 +126,8 @@ def upgrade() -> None:
         )
     """)
     op.execute("CREATE INDEX kudos_feed_idx ON kudos (tenant_id, created_at, id)")
+    # the few hidden kudos, for "not hidden" anti-joins of the insights
+    op.execute("CREATE INDEX kudos_hidden_idx ON kudos (tenant_id, id) WHERE hidden_at IS NOT NULL")
     op.execute("CREATE INDEX kudos_giver_idx ON kudos (tenant_id, giver_id, created_at)")
     op.execute(f"""
         CREATE TABLE kudos_receivers (
@@ -142,6 +144,11 @@ def upgrade() -> None:
     op.execute(
         "CREATE INDEX kudos_receivers_employee_idx "
         "ON kudos_receivers (tenant_id, employee_id, created_at)"
+    )
+    # a period's receivers without the heap (leaderboards, participation): index-only scans
+    op.execute(
+        "CREATE INDEX kudos_receivers_created_idx "
+        "ON kudos_receivers (tenant_id, created_at) INCLUDE (employee_id, kudos_id)"
     )
     op.execute(f"""
         CREATE TABLE kudos_values (

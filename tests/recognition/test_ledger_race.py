@@ -58,7 +58,7 @@ async def held(owner_engine: Any, t: TenantInfo, sql: str, params: dict[str, Any
         async def waiting(n: int) -> int:
             count = 0
             async with owner_engine.connect() as probe:
-                for _ in range(400):
+                for _ in range(1200):  # up to 30 s on a loaded 2-core machine
                     await asyncio.sleep(0.025)
                     count = await probe.scalar(
                         sa.text(

@@ -9,7 +9,7 @@ What counts, everywhere here:
   `recognition.periods`); no bound: all time.
 - Points are the kudos' own: `kudos.points` is what each receiver got, so a person's points
   received are the sum of `points` over the kudos counted for them, and a giver's points given
-  are `points` x receivers. This equals what the ledger wrote for those kudos (`ledger.spend`
+  are `points` x receivers. This equals what the ledger wrote for those kudos (`ledger.give`
   and `ledger.fund_from_company` write exactly `points` to each receiver's `received` account);
   it is computed from the kudos, not from `points_entries`, so that the same visibility applies
   to points as to counts (the ledger knows no visibility) and a hidden kudos' points, which stay
@@ -23,10 +23,12 @@ What counts, everywhere here:
 - Participation, top values and unrecognized people are for HR (everyone) and managers (their
   reporting line, every level below them); an employee gets FORBIDDEN. Participation and top
   values count the kudos the viewer reads (for a manager: everything their line received, and
-  public kudos their line gave); "unrecognized" looks at every kudos received, any visibility.
+  what their line gave that the manager may read); "unrecognized" looks at every kudos
+  received, any visibility.
 
-Each function is one statement of hand-written SQL (these are aggregate reads over the biggest
-tables; see docs/performance.md, "Recognition"). Services never commit.
+Each read is one statement of hand-written SQL (aggregates over the biggest tables; a period's
+are planned for their bounds, see `_fetch_for_period`, and docs/performance.md, "Recognition").
+Services never commit.
 """
 
 from __future__ import annotations
@@ -78,6 +80,21 @@ def _and(conds: list[str]) -> str:
     return " and ".join(conds) or "true"
 
 
+async def _fetch_for_period(
+    session: Executor, sql: str, params: list[Any], since: datetime | None, until: datetime | None
+) -> list[Any]:
+    """`fetch` of an aggregate over [since, until), planned for its bounds. After five runs of a
+    prepared statement PostgreSQL may switch to a generic plan, which does not know how many
+    rows the bounds hold; on 1,000,000 kudos those plans cost 1.5-2x (docs/performance.md,
+    "Recognition"). Transaction-local, set back after the statement."""
+    if since is None and until is None:
+        return await fetch(session, sql, *params)
+    await fetch(session, "set local plan_cache_mode = force_custom_plan")
+    rows = await fetch(session, sql, *params)
+    await fetch(session, "set local plan_cache_mode = auto")
+    return rows
+
+
 def scope_of(viewer: Viewer, what: str) -> list[uuid.UUID] | None:
     """Whose insights the viewer reads: None for everyone (HR), else their reporting line
     (a manager); FORBIDDEN for anyone else."""
@@ -122,7 +139,7 @@ def profile_sql(
         with rec as materialized (
           select k.tenant_id, k.id, k.giver_id, k.points, k.created_at
           from kudos_receivers r join kudos k on k.tenant_id = r.tenant_id and k.id = r.kudos_id
-          where r.employee_id = {me} and {vis} and {_and(_period(p, since, until, "r", "k"))}
+          where r.employee_id = {me} and {vis} and {_and(_period(p, since, until, "r"))}
         ), vals as (
           select v.id, count(*)::int as n, v.position, lower(v.name) as name
           from rec join kudos_values kv on kv.tenant_id = rec.tenant_id and kv.kudos_id = rec.id
@@ -188,26 +205,19 @@ def leaderboard_sql(
     department_id: uuid.UUID | None,
     first: int,
 ) -> tuple[str, list[Any]]:
-    """Rows: EMPLOYEE_COLUMNS, then kudos, points, rank."""
+    """Rows: EMPLOYEE_COLUMNS, then kudos, points, rank.
+
+    One pass over the period's (receiver, kudos) pairs, bounded on both sides so that either
+    can be range-scanned: per receiver, count and points; per giver, distinct kudos and the
+    points of every pair (points per receiver x receivers). Then the ranks over active people
+    with narrow rows, and the employees' columns for the page only."""
     if by not in LEADERBOARD_BY:
         raise ValueError(by)
     p = Params()
     if by == "given":
-        # points given: per receiver x receivers, counted only for kudos with points
-        board = f"""
-          select k.giver_id as employee_id, count(*)::int as kudos,
-                 coalesce(sum(case when k.points > 0 then k.points * (
-                   select count(*) from kudos_receivers n
-                   where n.tenant_id = k.tenant_id and n.kudos_id = k.id) end), 0)::int as points
-          from kudos k
-          where {_BOARD_KUDOS} and {_and(_period(p, since, until, "k"))}
-          group by k.giver_id"""  # noqa: S608
+        who, kudos = "k.giver_id", "count(distinct k.id)"
     else:
-        board = f"""
-          select r.employee_id, count(*)::int as kudos, coalesce(sum(k.points), 0)::int as points
-          from kudos_receivers r join kudos k on k.tenant_id = r.tenant_id and k.id = r.kudos_id
-          where {_BOARD_KUDOS} and {_and(_period(p, since, until, "r", "k"))}
-          group by r.employee_id"""  # noqa: S608
+        who, kudos = "r.employee_id", "count(*)"  # (a person receives a kudos once)
     metric = "points" if by == "points" else "kudos"
     conds = ["e.status = 'active'"]
     if department_id is not None:
@@ -216,13 +226,23 @@ def leaderboard_sql(
         conds.append("b.points > 0")
     # the limit is a literal (an int we checked): plans are cached per statement text
     sql = f"""
-        with board as ({board})
-        select {EMPLOYEE_COLUMNS}, b.kudos, b.points,
-               rank() over (order by b.{metric} desc)::int as rank
-        from board b join employees e on e.id = b.employee_id
-        where {_and(conds)}
-        order by rank, e.name, e.id
-        limit {int(first):d}
+        with board as (
+          select {who} as employee_id, {kudos}::int as kudos,
+                 coalesce(sum(k.points), 0)::int as points
+          from kudos_receivers r join kudos k on k.tenant_id = r.tenant_id and k.id = r.kudos_id
+          where {_BOARD_KUDOS} and {_and(_period(p, since, until, "r", "k"))}
+          group by {who}
+        ), ranked as (
+          select b.employee_id, b.kudos, b.points, e.name,
+                 rank() over (order by b.{metric} desc)::int as rank
+          from board b join employees e on e.id = b.employee_id
+          where {_and(conds)}
+          order by rank, e.name, e.id
+          limit {int(first):d}
+        )
+        select {EMPLOYEE_COLUMNS}, x.kudos, x.points, x.rank
+        from ranked x join employees e on e.id = x.employee_id
+        order by x.rank, x.name, e.id
     """  # noqa: S608
     return sql, p.values
 
@@ -246,7 +266,7 @@ async def leaderboard(
     sql, params = leaderboard_sql(
         by=by, since=since, until=until, department_id=department_id, first=first
     )
-    return list(await fetch(session, sql, *params))
+    return list(await _fetch_for_period(session, sql, params, since, until))
 
 
 # --- participation, top values (HR and managers) -----------------------------------------------
@@ -279,6 +299,11 @@ def _people_conds(
     return conds
 
 
+# up to this span the participation query aggregates the period's kudos; beyond it, it probes
+# each person (the first hit stops), whose cost does not grow with the period
+PARTICIPATION_SCAN_DAYS = 62
+
+
 def participation_sql(
     viewer: Viewer,
     scope: list[uuid.UUID] | None,
@@ -290,8 +315,36 @@ def participation_sql(
     p = Params()
     vis = visible_sql(viewer, "k", p)
     people = _and(_people_conds(p, scope, department_id))
+    short = (
+        since is not None
+        and until is not None
+        and until - since <= timedelta(days=PARTICIPATION_SCAN_DAYS)
+    )
+    if short:
+        gave = _and(_period(p, since, until, "k"))
+        got = _and(_period(p, since, until, "r", "k"))
+        sql = f"""
+            with gave as (
+              select distinct k.giver_id as id from kudos k
+              where k.giver_id is not null and {vis} and {gave}
+            ), got as (
+              select distinct r.employee_id as id from kudos_receivers r
+              join kudos k on k.tenant_id = r.tenant_id and k.id = r.kudos_id
+              where {vis} and {got}
+            )
+            select e.department_id, count(*)::int as headcount, count(g.id)::int as givers,
+                   count(x.id)::int as receivers
+            from employees e
+            left join departments d on d.tenant_id = e.tenant_id and d.id = e.department_id
+            left join gave g on g.id = e.id
+            left join got x on x.id = e.id
+            where {people}
+            group by e.department_id, d.name
+            order by d.name nulls last, e.department_id
+        """  # noqa: S608
+        return sql, p.values
     gave = _and(_period(p, since, until, "k"))
-    got = _and(_period(p, since, until, "r", "k"))
+    got = _and(_period(p, since, until, "r"))  # (a bound on the probed kudos too costs 2x)
     sql = f"""
         select e.department_id, count(*)::int as headcount,
           count(*) filter (where exists (
@@ -327,7 +380,7 @@ async def participation(
     )
     rows = [
         Participation(r["department_id"], r["headcount"], r["givers"], r["receivers"])
-        for r in await fetch(session, sql, *params)
+        for r in await _fetch_for_period(session, sql, params, since, until)
     ]
     total = Participation(
         None,
@@ -354,13 +407,15 @@ def top_values_sql(
             f"and r.kudos_id = k.id and r.employee_id = any({p(scope, '::uuid[]')}))"
         )
     sql = f"""
-        select v.id, count(*)::int as n
-        from kudos_values kv
-        join kudos k on k.tenant_id = kv.tenant_id and k.id = kv.kudos_id
-        join company_values v on v.tenant_id = kv.tenant_id and v.id = kv.value_id
-        where {_and(conds)}
-        group by v.id, v.position, lower(v.name)
-        order by n desc, v.position, lower(v.name), v.id
+        with counts as (
+          select kv.value_id, count(*)::int as n
+          from kudos_values kv join kudos k on k.tenant_id = kv.tenant_id and k.id = kv.kudos_id
+          where {_and(conds)}
+          group by kv.value_id
+        )
+        select v.id, c.n from counts c
+        join company_values v on v.id = c.value_id
+        order by c.n desc, v.position, lower(v.name), v.id
         limit {int(first):d}
     """  # noqa: S608
     return sql, p.values
@@ -379,7 +434,8 @@ async def top_values(
     check_first(first, MAX_TOP_VALUES)
     scope = scope_of(viewer, "recognition top values")
     sql, params = top_values_sql(viewer, scope, since=since, until=until, first=first)
-    return [(r["id"], r["n"]) for r in await fetch(session, sql, *params)]
+    rows = await _fetch_for_period(session, sql, params, since, until)
+    return [(r["id"], r["n"]) for r in rows]
 
 
 # --- unrecognized people -----------------------------------------------------------------------
@@ -393,12 +449,15 @@ UNRECOGNIZED_ORDER = Order(
 )
 
 # a person's latest kudos received that is not hidden (any visibility): the receivers' index
-# backwards, the first shown one
-_LAST_RECEIVED = """(
-  select r.created_at from kudos_receivers r
-  join kudos k on k.tenant_id = r.tenant_id and k.id = r.kudos_id
-  where r.tenant_id = e.tenant_id and r.employee_id = e.id and k.hidden_at is null
-  order by r.created_at desc limit 1)"""
+# backwards, the first one not hidden (an anti-join: with a partial index of the few hidden
+# kudos it probes that small index instead of every kudos row). A lateral join, so that it runs
+# once per person (a column subquery runs again for each use of the column).
+_LAST_RECEIVED = """left join lateral (
+  select r.created_at as last_at from kudos_receivers r
+  where r.tenant_id = e.tenant_id and r.employee_id = e.id
+    and not exists (select 1 from kudos h where h.tenant_id = r.tenant_id and h.id = r.kudos_id
+                    and h.hidden_at is not null)
+  order by r.created_at desc limit 1) l on true"""
 
 
 def check_days(days: int, *, field: str = "days") -> int:
@@ -417,10 +476,9 @@ def unrecognized_sql(
     cut = p(since, "::timestamptz")
     never = p(NEVER, "::timestamptz")
     due = f"""
-        cand as (select {EMPLOYEE_COLUMNS}, {_LAST_RECEIVED} as last_at
-                 from employees e where {people}),
-        due as (select c.*, coalesce(c.last_at, {never}) as sort_at from cand c
-                where c.last_at is null or c.last_at < {cut})"""  # noqa: S608
+        due as (select {EMPLOYEE_COLUMNS}, l.last_at, coalesce(l.last_at, {never}) as sort_at
+                from employees e {_LAST_RECEIVED}
+                where {people} and (l.last_at is null or l.last_at < {cut}))"""  # noqa: S608
     count_sql = (f"with {due} select count(*) from due", list(p.values))  # noqa: S608
     backward = page.last is not None and page.first is None
     size = (page.last if backward else page.first) or 20
@@ -476,9 +534,10 @@ async def unrecognized_people(
 
 _NUDGE_SQL = f"""
 with reports as (
-  select e.id, e.name, e.manager_id, {_LAST_RECEIVED} as last_at
+  select e.id, e.name, e.manager_id, l.last_at
   from employees e
   join employees m on m.tenant_id = e.tenant_id and m.id = e.manager_id and m.status = 'active'
+  {_LAST_RECEIVED}
   where e.status = 'active'
     and coalesce(e.hire_date, (e.created_at at time zone $3)::date) <= $2
 )

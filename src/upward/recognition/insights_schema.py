@@ -230,8 +230,6 @@ def _unrecognized_obj(ctx: Any, viewer: Any, now: datetime) -> Any:
 
 # --- root fields -------------------------------------------------------------------------------
 
-PERIOD_DOC = "A preset in the tenant's timezone, or since/until"
-
 
 @strawberry.type
 class InsightsQuery:

@@ -103,6 +103,12 @@ class Kudos(SQLModel, table=True):
         tenant_fk(["giver_id"], "employees", "kudos_giver_fkey", "CASCADE"),
         tenant_fk(["hidden_by"], "employees", "kudos_hidden_by_fkey"),
         sa.Index("kudos_feed_idx", "tenant_id", "created_at", "id"),
+        sa.Index(
+            "kudos_hidden_idx",
+            "tenant_id",
+            "id",
+            postgresql_where=sa.text("hidden_at IS NOT NULL"),
+        ),
         sa.Index("kudos_giver_idx", "tenant_id", "giver_id", "created_at"),
     )
 
@@ -126,6 +132,12 @@ class KudosReceiver(SQLModel, table=True):
         tenant_fk(["kudos_id"], "kudos", "kudos_receivers_kudos_fkey", "CASCADE"),
         tenant_fk(["employee_id"], "employees", "kudos_receivers_employee_fkey", "CASCADE"),
         sa.Index("kudos_receivers_employee_idx", "tenant_id", "employee_id", "created_at"),
+        sa.Index(
+            "kudos_receivers_created_idx",
+            "tenant_id",
+            "created_at",
+            postgresql_include=["employee_id", "kudos_id"],
+        ),
     )
 
     tenant_id: uuid.UUID = tenant_id_field()

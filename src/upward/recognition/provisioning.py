@@ -280,9 +280,11 @@ def validate_manifest(c: Any, data: dict[str, Any], emails: set[str]) -> dict[st
 
 
 def _at(on: Any, tz: str, minute: int) -> datetime:
-    """10:00 local (plus `minute`) on a manifest date (a date, or days from today)."""
+    """10:00 local (plus `minute`) on a manifest date (a date, or days from today), and never
+    later than now (a kudos "on today" applied at 8:00 is not from the future)."""
     day = on if not isinstance(on, int) else clock.today(tz) + timedelta(days=on)
-    return datetime.combine(day, time(10), tzinfo=clock.zone(tz)) + timedelta(minutes=minute)
+    at = datetime.combine(day, time(10), tzinfo=clock.zone(tz)) + timedelta(minutes=minute)
+    return min(at, clock.now() - timedelta(seconds=minute))
 
 
 def _problem(path: str, entry: str, message: str) -> Exception:
