@@ -101,6 +101,7 @@ MESSAGES = [
 REACTIONS = ("like", "celebrate", "love", "insightful", "laugh")
 # children before parents: what the generator owns (truncated on regeneration)
 OWNED = (
+    "recognition_monthly",
     "kudos_comments",
     "kudos_reactions",
     "kudos_values",
@@ -312,7 +313,24 @@ async def _clean_gives(conn: Any, tid: uuid.UUID) -> int:
         await conn.execute(
             "delete from kudos where tenant_id = $1 and id = any($2::uuid[])", tid, ids
         )
+        await _rebuild_monthly(conn, tid, None, [])
     return len(ids)
+
+
+async def _rebuild_monthly(
+    conn: Any, tid: uuid.UUID, timezone: str | None, steps: list[tuple[str, float]]
+) -> None:
+    """The leaderboards' monthly counts, recounted from the kudos as the service would
+    (`insights.rebuild_monthly`'s statement, in this transaction, the tenant set)."""
+    from upward.recognition.insights import REBUILD_MONTHLY_SQL
+
+    s0 = time.perf_counter()
+    if timezone is None:
+        timezone = await conn.fetchval("select timezone from tenants where id = $1", tid)
+    await conn.execute("select set_config('app.tenant_id', $1, true)", str(tid))
+    await conn.execute("delete from recognition_monthly where tenant_id = $1", tid)
+    await conn.execute(REBUILD_MONTHLY_SQL, timezone)
+    steps.append(("monthly counts", time.perf_counter() - s0))
 
 
 async def ensure_recognition(
@@ -395,6 +413,7 @@ async def ensure_recognition(
         await step("comments", _COMMENTS, tid, n_people, "Well deserved!", seed)
         await step("transactions", _TRANSACTIONS, tid, seed)
         await step("entries", _ENTRIES, tid, seed, org.timezone)
+        await _rebuild_monthly(conn, tid, org.timezone, steps)
         unbalanced = await conn.fetchval(
             "select count(*) from (select transaction_id from points_entries where tenant_id = $1 "
             "group by transaction_id having sum(amount) <> 0) x",

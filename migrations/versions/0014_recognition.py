@@ -39,6 +39,7 @@ TENANT_TABLES = (
     "points_entries",
     "milestone_settings",
     "milestones",
+    "recognition_monthly",
 )
 
 
@@ -362,6 +363,22 @@ def upgrade() -> None:
     op.execute(
         "CREATE INDEX milestones_employee_idx ON milestones (tenant_id, employee_id, occurred_on)"
     )
+    # leaderboards' counts per tenant month and person, kept in the transactions that change
+    # them (a give, a hide, an unhide): what a month-aligned leaderboard reads
+    op.execute(f"""
+        CREATE TABLE recognition_monthly (
+            {TENANT},
+            month date NOT NULL,
+            employee_id uuid NOT NULL,
+            received integer DEFAULT 0 NOT NULL,
+            received_points integer DEFAULT 0 NOT NULL,
+            given integer DEFAULT 0 NOT NULL,
+            given_points integer DEFAULT 0 NOT NULL,
+            PRIMARY KEY (tenant_id, month, employee_id),
+            {_emp_fk("recognition_monthly", "employee_id", "employee")},
+            CONSTRAINT recognition_monthly_month_check CHECK (extract(day from month) = 1)
+        )
+    """)
     for table in TENANT_TABLES:
         privileges = (
             "SELECT, INSERT"

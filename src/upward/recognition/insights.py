@@ -247,6 +247,64 @@ def leaderboard_sql(
     return sql, p.values
 
 
+def month_aligned(since: datetime | None, until: datetime | None, timezone: str) -> bool:
+    """Whether [since, until) is whole tenant months (or unbounded): what the monthly counts
+    answer."""
+    zone = clock.zone(timezone)
+    for bound in (since, until):
+        if bound is not None:
+            local = bound.astimezone(zone)
+            if local.day != 1 or local.time() != time(0):
+                return False
+    return True
+
+
+def monthly_leaderboard_sql(
+    *,
+    by: str,
+    since: datetime | None,
+    until: datetime | None,
+    timezone: str,
+    department_id: uuid.UUID | None,
+    first: int,
+) -> tuple[str, list[Any]]:
+    """`leaderboard_sql` over whole tenant months, from `recognition_monthly` (kept with every
+    give, hide and unhide): rows per person and month instead of per kudos."""
+    if by not in LEADERBOARD_BY:
+        raise ValueError(by)
+    p = Params()
+    kudos, points = ("given", "given_points") if by == "given" else ("received", "received_points")
+    conds = []
+    zone = clock.zone(timezone)
+    if since is not None:
+        conds.append(f"m.month >= {p(since.astimezone(zone).date(), '::date')}")
+    if until is not None:
+        conds.append(f"m.month < {p(until.astimezone(zone).date(), '::date')}")
+    metric = "points" if by == "points" else "kudos"
+    people = ["e.status = 'active'"]
+    if department_id is not None:
+        people.append(f"e.department_id = {p(department_id, '::uuid')}")
+    having = "sum(m.received_points) > 0" if by == "points" else f"sum(m.{kudos}) > 0"
+    sql = f"""
+        with board as (
+          select m.employee_id, sum(m.{kudos})::int as kudos, sum(m.{points})::int as points
+          from recognition_monthly m where {_and(conds)}
+          group by m.employee_id having {having}
+        ), ranked as (
+          select b.employee_id, b.kudos, b.points, e.name,
+                 rank() over (order by b.{metric} desc)::int as rank
+          from board b join employees e on e.id = b.employee_id
+          where {_and(people)}
+          order by rank, e.name, e.id
+          limit {int(first):d}
+        )
+        select {EMPLOYEE_COLUMNS}, x.kudos, x.points, x.rank
+        from ranked x join employees e on e.id = x.employee_id
+        order by x.rank, x.name, e.id
+    """  # noqa: S608
+    return sql, p.values
+
+
 async def leaderboard(
     session: Executor,
     principal: Principal,
@@ -263,10 +321,48 @@ async def leaderboard(
     check_first(first, MAX_LEADERBOARD)
     if by not in LEADERBOARD_BY:
         raise BadUserInput("by must be RECEIVED, GIVEN or POINTS", field="by")
+    tz = principal.tenant_timezone
+    if month_aligned(since, until, tz):
+        sql, params = monthly_leaderboard_sql(
+            by=by, since=since, until=until, timezone=tz, department_id=department_id, first=first
+        )
+        return list(await fetch(session, sql, *params))
     sql, params = leaderboard_sql(
         by=by, since=since, until=until, department_id=department_id, first=first
     )
     return list(await _fetch_for_period(session, sql, params, since, until))
+
+
+REBUILD_MONTHLY_SQL = f"""
+with counted as (
+  select r.employee_id, k.created_at, 1 as received, k.points as received_points,
+         0 as given, 0 as given_points
+  from kudos_receivers r join kudos k on k.tenant_id = r.tenant_id and k.id = r.kudos_id
+  where {_BOARD_KUDOS} and k.tenant_id = current_setting('app.tenant_id')::uuid
+  union all
+  select k.giver_id, k.created_at, 0, 0, 1,
+         k.points * (select count(*) from kudos_receivers n
+                     where n.tenant_id = k.tenant_id and n.kudos_id = k.id)::int
+  from kudos k where {_BOARD_KUDOS} and k.tenant_id = current_setting('app.tenant_id')::uuid
+)
+insert into recognition_monthly
+    (tenant_id, month, employee_id, received, received_points, given, given_points)
+select current_setting('app.tenant_id')::uuid,
+       date_trunc('month', c.created_at at time zone $1)::date, c.employee_id,
+       sum(c.received), sum(c.received_points), sum(c.given), sum(c.given_points)
+from counted c group by 2, 3
+"""  # noqa: S608
+
+
+async def rebuild_monthly(session: Executor, timezone: str) -> int:
+    """Recount the session tenant's `recognition_monthly` from its kudos (after a bulk load, or
+    a change of the tenant's timezone: months are the tenant's). Returns the rows written."""
+    await fetch(
+        session,
+        "delete from recognition_monthly where tenant_id = current_setting('app.tenant_id')::uuid",
+    )
+    rows = await fetch(session, REBUILD_MONTHLY_SQL + " returning 1", timezone)
+    return len(rows)
 
 
 # --- participation, top values (HR and managers) -----------------------------------------------

@@ -304,6 +304,8 @@ async def give_kudos(
         )
     )[0]
     await _attach(session, row, receiver_ids, [v["id"] for v in values])
+    if on_boards(row):
+        await count_on_boards(session, row, receiver_ids, timezone=principal.tenant_timezone)
     await ledger.give(
         session,
         giver_id=giver,
@@ -355,6 +357,56 @@ async def _attach(
             list(value_ids),
             row["created_at"],
         )
+
+
+def on_boards(row: Any) -> bool:
+    """Whether a kudos counts on the leaderboards: public, from people, not hidden."""
+    return row["kind"] != "milestone" and row["visibility"] == "public" and not row["hidden_at"]
+
+
+async def count_on_boards(
+    session: Executor,
+    row: Any,
+    receiver_ids: Sequence[uuid.UUID],
+    *,
+    timezone: str,
+    sign: int = 1,
+) -> None:
+    """Add (`sign` 1) or take back (-1) a leaderboard kudos in `recognition_monthly`: one
+    received (and its points) per receiver, one given (points x receivers) for the giver, in
+    the tenant month of its `created_at`. Rows are written in id order, so concurrent gives to
+    overlapping people lock them in the same order."""
+    n = len(receiver_ids)
+    if not n:
+        return
+    points = row["points"]
+    counts: dict[uuid.UUID, tuple[int, int, int, int]] = {
+        r: (sign, sign * points, 0, 0) for r in receiver_ids
+    }
+    counts[row["giver_id"]] = (0, 0, sign, sign * points * n)
+    ids = sorted(counts)
+    await fetch(
+        session,
+        """
+        insert into recognition_monthly as m
+            (tenant_id, month, employee_id, received, received_points, given, given_points)
+        select current_setting('app.tenant_id')::uuid, $1, x.e, x.r, x.rp, x.g, x.gp
+        from unnest($2::uuid[], $3::int[], $4::int[], $5::int[], $6::int[])
+             with ordinality as x(e, r, rp, g, gp, o)
+        order by x.o
+        on conflict (tenant_id, month, employee_id) do update set
+            received = m.received + excluded.received,
+            received_points = m.received_points + excluded.received_points,
+            given = m.given + excluded.given,
+            given_points = m.given_points + excluded.given_points
+        """,
+        ledger.period_of(row["created_at"], timezone),
+        ids,
+        [counts[i][0] for i in ids],
+        [counts[i][1] for i in ids],
+        [counts[i][2] for i in ids],
+        [counts[i][3] for i in ids],
+    )
 
 
 async def create_milestone_kudos(
@@ -489,6 +541,9 @@ async def hide_kudos(
     )
     if not updated:  # hidden meanwhile
         return (await kudos_by_ids(session, viewer, [kudos_id]))[kudos_id]
+    if on_boards(row):
+        receivers = (await receivers_of(session, [kudos_id]))[kudos_id]
+        await count_on_boards(session, row, receivers, timezone=principal.tenant_timezone, sign=-1)
     await audit.record(
         session,
         principal,
@@ -510,9 +565,14 @@ async def unhide_kudos(
     updated = await fetch(
         session,
         "update kudos set hidden_at = null, hidden_by = null, hidden_reason = null "
-        "where id = $1 returning *",
+        "where id = $1 and hidden_at is not null returning *",
         kudos_id,
     )
+    if not updated:  # shown meanwhile
+        return (await kudos_by_ids(session, viewer, [kudos_id]))[kudos_id]
+    if on_boards(updated[0]):
+        receivers = (await receivers_of(session, [kudos_id]))[kudos_id]
+        await count_on_boards(session, updated[0], receivers, timezone=principal.tenant_timezone)
     await audit.record(
         session,
         principal,

@@ -318,3 +318,22 @@ class Milestone(SQLModel, table=True):
     occurred_on: date
     kudos_id: uuid.UUID | None = None
     created_at: datetime = created_at_field()
+
+
+class RecognitionMonthly(SQLModel, table=True):
+    """What the leaderboards count, per tenant month (`ledger.period_of`) and person: public
+    kudos from people (not milestones), not hidden. Kept by `kudos.count_on_boards` in the
+    transaction of each give, hide and unhide."""
+
+    __tablename__ = "recognition_monthly"
+    __table_args__ = (
+        tenant_fk(["employee_id"], "employees", "recognition_monthly_employee_fkey", "CASCADE"),
+    )
+
+    tenant_id: uuid.UUID = tenant_id_field()
+    month: date = Field(primary_key=True)
+    employee_id: uuid.UUID = Field(primary_key=True)
+    received: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    received_points: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    given: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    given_points: int = Field(default=0, sa_column_kwargs={"server_default": "0"})

@@ -25,6 +25,7 @@ from typing import Any
 from upward import clock
 from upward.db import fetch
 from upward.recognition import ledger
+from upward.recognition.kudos import count_on_boards, on_boards
 from upward.recognition.models import MILESTONE_KINDS, REACTIONS, REDEMPTION_STATUSES
 
 VALUE_KEYS = {"name", "description", "emoji", "position", "active"}
@@ -518,6 +519,16 @@ async def _kudos(
                 cm["body"],
                 at + timedelta(minutes=30 + j),
             )
+        row = {
+            "kind": "award" if k["award"] else "peer",
+            "visibility": k["visibility"],
+            "hidden_at": None,
+            "points": k["points"],
+            "giver_id": people[k["giver"]],
+            "created_at": at,
+        }
+        if on_boards(row):
+            await count_on_boards(session, row, receivers, timezone=tz)
         if k["points"]:
             account = "award" if k["award"] else "allowance"
             await ledger.give(
