@@ -54,17 +54,21 @@ class TestMonthlyCounts:
             clock.freeze(datetime(2026, 10, 31, 23, 30, tzinfo=UTC))  # November in Berlin
             await give(gql, t, "peer@t.example", ["dev@t.example"], points=7)
             await give(gql, t, "lead@t.example", ["dev@t.example"], points=20, award=True)
-            await give(gql, t, "boss@t.example", ["dev@t.example"], visibility="PRIVATE",
-                       points=3)
+            await give(gql, t, "boss@t.example", ["dev@t.example"], visibility="PRIVATE", points=3)
             hidden = await give(gql, t, "hr@t.example", ["boss@t.example"], points=4)
         finally:
             clock.freeze(None)
-        await gql.ok(HIDE, {"i": {"kudosId": hidden["id"], "reason": "x"}},
-                     token=t.token("hr@t.example"))
-        await gql.ok(HIDE, {"i": {"kudosId": a["id"], "reason": "x"}},
-                     token=t.token("hr@t.example"))
-        await gql.ok("mutation($k: ID!) { unhideKudos(kudosId: $k) { hidden } }",
-                     {"k": a["id"]}, token=t.token("hr@t.example"))
+        await gql.ok(
+            HIDE, {"i": {"kudosId": hidden["id"], "reason": "x"}}, token=t.token("hr@t.example")
+        )
+        await gql.ok(
+            HIDE, {"i": {"kudosId": a["id"], "reason": "x"}}, token=t.token("hr@t.example")
+        )
+        await gql.ok(
+            "mutation($k: ID!) { unhideKudos(kudosId: $k) { hidden } }",
+            {"k": a["id"]},
+            token=t.token("hr@t.example"),
+        )
         kept, recounted = await maintained_and_recounted(t, "Europe/Berlin")
         assert kept == recounted
         months = {m for m, *_ in kept}
@@ -103,13 +107,21 @@ class TestMonthlyCounts:
         t = await make_tenant(org())
         pairs = [["peer@t.example", "lead@t.example"], ["lead@t.example", "peer@t.example"]]
         givers = ["dev@t.example", "boss@t.example", "hr@t.example", "admin@t.example"]
-        bodies = await asyncio.gather(*[
-            give(gql, t, givers[i % 4], pairs[i % 2], ok=False, points=1) for i in range(16)
-        ])
+        bodies = await asyncio.gather(
+            *[give(gql, t, givers[i % 4], pairs[i % 2], ok=False, points=1) for i in range(16)]
+        )
         assert all("errors" not in b for b in bodies), bodies
         async with owner_engine.connect() as conn:
-            received = dict((await conn.execute(sa.text(
-                "select e.email, sum(m.received)::int from recognition_monthly m join employees e "
-                "on e.tenant_id = m.tenant_id and e.id = m.employee_id where m.tenant_id = :t "
-                "group by 1"), {"t": t.id})).all())
+            received = dict(
+                (
+                    await conn.execute(
+                        sa.text(
+                            "select e.email, sum(m.received)::int from recognition_monthly m join employees e "
+                            "on e.tenant_id = m.tenant_id and e.id = m.employee_id where m.tenant_id = :t "
+                            "group by 1"
+                        ),
+                        {"t": t.id},
+                    )
+                ).all()
+            )
         assert received["peer@t.example"] == 16 and received["lead@t.example"] == 16
