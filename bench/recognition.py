@@ -446,8 +446,8 @@ async def ensure_recognition(
 
 # --- measuring -----------------------------------------------------------------------------------
 
-# indexes this bench proposes (docs/performance.md, "Recognition"); created in the bench database
-# only, until a migration has them (dropped with --without-proposed-indexes)
+# indexes this bench proposed (docs/performance.md, "Recognition"), now in 0014_recognition.py;
+# created if missing, dropped with --without-proposed-indexes to measure without them
 PROPOSED_INDEXES = {
     "kudos_receivers_created_idx": "create index if not exists kudos_receivers_created_idx on "
     "kudos_receivers (tenant_id, created_at) include (employee_id, kudos_id)",

@@ -7,7 +7,7 @@ from typing import Any
 
 from upward.auth.principal import Principal
 from upward.db import Executor
-from upward.recognition import milestones
+from upward.recognition import insights, milestones
 from workers.tenant_actor import tenant_actor
 
 log = logging.getLogger("upward.workers.recognition")
@@ -29,7 +29,6 @@ async def anniversaries(session: Executor, principal: Principal, **_: Any) -> No
 
 
 # --- insights: the weekly nudge to managers ----------------------------------------------------
-# (recognition.insights; its import is local to keep this section self-contained)
 
 
 @tenant_actor("recognition.nudge_managers", max_retries=5)
@@ -38,8 +37,6 @@ async def nudge_managers(session: Executor, principal: Principal, **_: Any) -> N
     `nudge_after_days` get one in-app and email nudge a week (from Monday 09:00 tenant time).
     Idempotent: the notification's key is per manager and ISO week, so any number of runs in a
     week sends each nudge once."""
-    from upward.recognition import insights
-
     sent = await insights.nudge_managers(session, principal)
     if sent:
         log.info("recognition nudges written", extra={"notifications": sent})

@@ -224,15 +224,22 @@ def leaderboard_sql(
         conds.append(f"e.department_id = {p(department_id, '::uuid')}")
     if by == "points":
         conds.append("b.points > 0")
-    # the limit is a literal (an int we checked): plans are cached per statement text
-    sql = f"""
-        with board as (
+    board = f"""
           select {who} as employee_id, {kudos}::int as kudos,
                  coalesce(sum(k.points), 0)::int as points
           from kudos_receivers r join kudos k on k.tenant_id = r.tenant_id and k.id = r.kudos_id
           where {_BOARD_KUDOS} and {_and(_period(p, since, until, "r", "k"))}
           group by {who}
-        ), ranked as (
+    """  # noqa: S608
+    return _ranked(board, conds, metric, first), p.values
+
+
+def _ranked(board: str, conds: list[str], metric: str, first: int) -> str:
+    """A leaderboard from `board` (rows: employee_id, kudos, points): ranks over active people
+    with narrow rows, then the employees' columns for the page only."""
+    # the limit is a literal (an int we checked): plans are cached per statement text
+    return f"""
+        with board as ({board}), ranked as (
           select b.employee_id, b.kudos, b.points, e.name,
                  rank() over (order by b.{metric} desc)::int as rank
           from board b join employees e on e.id = b.employee_id
@@ -244,7 +251,6 @@ def leaderboard_sql(
         from ranked x join employees e on e.id = x.employee_id
         order by x.rank, x.name, e.id
     """  # noqa: S608
-    return sql, p.values
 
 
 def month_aligned(since: datetime | None, until: datetime | None, timezone: str) -> bool:
@@ -285,24 +291,12 @@ def monthly_leaderboard_sql(
     if department_id is not None:
         people.append(f"e.department_id = {p(department_id, '::uuid')}")
     having = "sum(m.received_points) > 0" if by == "points" else f"sum(m.{kudos}) > 0"
-    sql = f"""
-        with board as (
+    board = f"""
           select m.employee_id, sum(m.{kudos})::int as kudos, sum(m.{points})::int as points
           from recognition_monthly m where {_and(conds)}
           group by m.employee_id having {having}
-        ), ranked as (
-          select b.employee_id, b.kudos, b.points, e.name,
-                 rank() over (order by b.{metric} desc)::int as rank
-          from board b join employees e on e.id = b.employee_id
-          where {_and(people)}
-          order by rank, e.name, e.id
-          limit {int(first):d}
-        )
-        select {EMPLOYEE_COLUMNS}, x.kudos, x.points, x.rank
-        from ranked x join employees e on e.id = x.employee_id
-        order by x.rank, x.name, e.id
     """  # noqa: S608
-    return sql, p.values
+    return _ranked(board, people, metric, first), p.values
 
 
 async def leaderboard(
