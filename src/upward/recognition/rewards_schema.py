@@ -57,12 +57,9 @@ def redemption_by_id_loader(ctx: Any) -> DataLoader[uuid.UUID, Any]:
 
 
 async def _employee(ctx: Any, employee_id: uuid.UUID | None) -> Any:
-    if employee_id is None:
-        return None
-    from upward.people.loaders import viewer_of
-    from upward.people.schema import _load_employee
+    from upward.people.schema import employee_ref
 
-    return await _load_employee(ctx, await viewer_of(ctx), employee_id)
+    return await employee_ref(ctx, employee_id)
 
 
 # --- rewards -----------------------------------------------------------------------------------
