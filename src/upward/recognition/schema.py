@@ -23,6 +23,7 @@ from upward.graphql.relay import (
     to_global_id,
 )
 from upward.graphql.selection import Selection
+from upward.people.loaders import employee_by_id_loader, viewer_of
 from upward.recognition import kudos as core
 from upward.recognition import ledger, periods, service
 from upward.recognition.loaders import (
@@ -49,7 +50,6 @@ async def _employee(ctx: Any, employee_id: uuid.UUID | None) -> Any:
 
 
 async def _employees(ctx: Any, ids: list[uuid.UUID]) -> list[Any]:
-    from upward.people.loaders import employee_by_id_loader, viewer_of
     from upward.people.schema import employee_obj
 
     viewer = await viewer_of(ctx)
@@ -216,7 +216,6 @@ class Kudos(Node):
     @strawberry.field(description="Its first comments, oldest first (at most 100).")
     async def comments(self, info: Info, first: int = 20) -> list[KudosComment]:
         from upward.errors import BadUserInput
-        from upward.people.loaders import viewer_of
 
         if not 0 < first <= MAX_COMMENTS_PAGE:
             raise BadUserInput(f"`first` must be between 1 and {MAX_COMMENTS_PAGE}", field="first")
@@ -472,8 +471,6 @@ class RecognitionQuery:
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[Kudos]:
-        from upward.people.loaders import viewer_of
-
         ctx = info.context
         f = _feed_filter(ctx, filter)
         args = page_args(ctx, core.FEED_ORDER, first=first, after=after, last=last, before=before)
@@ -568,8 +565,6 @@ class RecognitionMutation:
         "Its points stay where they went."
     )
     async def hide_kudos(self, info: Info, input: HideKudosInput) -> Kudos:
-        from upward.people.loaders import viewer_of
-
         ctx = info.context
         kid = expect_global_id(input.kudos_id, "Kudos", field="input.kudosId")
         viewer = await viewer_of(ctx)
@@ -579,8 +574,6 @@ class RecognitionMutation:
 
     @strawberry.mutation(description="Show a hidden kudos again (HR).")
     async def unhide_kudos(self, info: Info, kudos_id: strawberry.ID) -> Kudos:
-        from upward.people.loaders import viewer_of
-
         ctx = info.context
         kid = expect_global_id(kudos_id, "Kudos", field="kudosId")
         viewer = await viewer_of(ctx)
@@ -598,8 +591,6 @@ class RecognitionMutation:
 
     @strawberry.mutation(description="Comment on a kudos you can read; its people are told.")
     async def comment_on_kudos(self, info: Info, input: CommentOnKudosInput) -> KudosComment:
-        from upward.people.loaders import viewer_of
-
         ctx = info.context
         kid = expect_global_id(input.kudos_id, "Kudos", field="input.kudosId")
         viewer = await viewer_of(ctx)
@@ -609,8 +600,6 @@ class RecognitionMutation:
 
     @strawberry.mutation(description="Remove a comment (its author, or HR).")
     async def delete_kudos_comment(self, info: Info, comment_id: strawberry.ID) -> bool:
-        from upward.people.loaders import viewer_of
-
         ctx = info.context
         cid = expect_global_id(comment_id, "KudosComment", field="commentId")
         viewer = await viewer_of(ctx)
@@ -655,8 +644,6 @@ class RecognitionMutation:
 
 
 async def _react(info: Info, input: KudosReactionInput, *, on: bool) -> Kudos:
-    from upward.people.loaders import viewer_of
-
     ctx = info.context
     kid = expect_global_id(input.kudos_id, "Kudos", field="input.kudosId")
     viewer = await viewer_of(ctx)
