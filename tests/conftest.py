@@ -225,6 +225,26 @@ class TenantInfo:
 
         return to_global_id("Employee", self.ids[email])
 
+    async def api_key(self, scopes: list[str], **kw: Any) -> str:
+        """A new API key of this tenant with `scopes` (keyword arguments as
+        `integrations.api_keys.create_key`); returns its token."""
+        return await make_api_key(self.id, self.slug, scopes, **kw)
+
+
+async def make_api_key(
+    tenant_id: uuid.UUID, slug: str, scopes: list[str], *, name: str = "test key", **kw: Any
+) -> str:
+    from upward.auth.principal import TENANT_ADMIN, Principal
+    from upward.db import tenant_session
+    from upward.integrations.api_keys import create_key
+
+    admin = Principal(
+        tenant_id=tenant_id, tenant_slug=slug, kind="user", roles=frozenset({TENANT_ADMIN})
+    )
+    async with tenant_session(tenant_id) as s:
+        _, secret = await create_key(s, admin, name=name, scopes=scopes, **kw)
+    return secret
+
 
 SMALL_ORG = {
     "departments": [{"name": "Engineering", "code": "ENG"}, {"name": "People"}],

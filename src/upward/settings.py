@@ -64,6 +64,20 @@ class Settings(BaseSettings):
         default_factory=list, description="Browser origins allowed to call the API (CORS)"
     )
 
+    # Partner access: proxies, rate and cost limits, persisted queries
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Networks (CIDR) of proxies whose X-Forwarded-For names the client",
+    )
+    rate_limits: bool = True
+    rate_window_seconds: int = Field(default=60, ge=1)
+    # cost points per window (a request costs 1 + the objects it may return, 10 per mutation)
+    rate_cost_per_key: int = Field(default=50_000, ge=1)
+    rate_cost_per_user: int = Field(default=25_000, ge=1)
+    rate_cost_per_tenant: int = Field(default=200_000, ge=1)
+    rate_cost_anonymous: int = Field(default=600, ge=1)  # per client address, unauthenticated
+    apq_ttl_seconds: int = 7 * 86_400  # automatic persisted queries live this long in Redis
+
     # Credentials: evidence files and imports
     evidence_store: str = "local"  # or "package.module:Factory" (called with the settings)
     evidence_max_bytes: int = 10 * 1_048_576

@@ -53,7 +53,7 @@ async def record(
         sa.insert(t_audit).values(
             tenant_id=principal.tenant_id,
             actor_type=principal.actor_type,
-            actor_id=principal.employee_id,
+            actor_id=principal.actor_id,
             action=action,
             target_type=target_type,
             target_id=target_id,

@@ -26,6 +26,9 @@ class Principal:
     roles: frozenset[str] = field(default_factory=frozenset)
     scopes: frozenset[str] | None = None  # None: a user, limited by roles only
     tenant_timezone: str = "UTC"
+    api_key_id: uuid.UUID | None = None  # a service principal: the key it authenticated with
+    # trusted-documents mode: only registered operations run (None: any; "*": any collection)
+    document_collection: str | None = None
 
     @classmethod
     def system(
@@ -38,6 +41,46 @@ class Principal:
             roles=frozenset({TENANT_ADMIN, HR_ADMIN}),
             tenant_timezone=timezone,
         )
+
+    @classmethod
+    def service(
+        cls,
+        *,
+        tenant_id: uuid.UUID,
+        tenant_slug: str,
+        api_key_id: uuid.UUID,
+        scopes: frozenset[str],
+        timezone: str = "UTC",
+        document_collection: str | None = None,
+    ) -> Principal:
+        """A partner's key: tenant-wide like the system, but only within its scopes (which
+        every GraphQL field and SCIM route checks before it runs)."""
+        return cls(
+            tenant_id=tenant_id,
+            tenant_slug=tenant_slug,
+            kind="service",
+            roles=frozenset({TENANT_ADMIN, HR_ADMIN}),
+            scopes=scopes,
+            tenant_timezone=timezone,
+            api_key_id=api_key_id,
+            document_collection=document_collection,
+        )
+
+    @property
+    def actor_id(self) -> uuid.UUID | None:
+        """Who the audit names: the employee, or the API key of a service principal."""
+        return self.employee_id if self.kind != "service" else self.api_key_id
+
+    def has_scope(self, scope: str) -> bool:
+        return self.scopes is None or scope in self.scopes
+
+    def require_scope(self, scope: str) -> None:
+        if not self.has_scope(scope):
+            raise Forbidden(f"this API key lacks the `{scope}` scope", scope=scope)
+
+    def require_user(self, action: str) -> None:
+        if self.kind != "user":
+            raise Forbidden(f"{action} needs a signed-in person, not an API key")
 
     @property
     def is_hr(self) -> bool:

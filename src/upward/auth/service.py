@@ -10,6 +10,7 @@ import asyncio
 import uuid
 from typing import Any
 
+from upward.auth.keys import authenticate_key, looks_like_key
 from upward.auth.principal import EMPLOYEE, MANAGER, Principal
 from upward.auth.tokens import Claims, verifier
 from upward.db import Executor, fetch
@@ -65,3 +66,24 @@ async def principal_from_claims(session: Executor, claims: Claims) -> tuple[Prin
         tenant_timezone=row["tenant_timezone"],
     )
     return principal, row
+
+
+async def authenticate_token(
+    session: Executor, token: str, *, client_ip: str | None = None
+) -> tuple[Principal, Any]:
+    """A bearer token (a user's JWT or a partner's API key) into a Principal, with the tenant
+    set for the session's transaction. The employee row is None for a key."""
+    if looks_like_key(token):
+        return await authenticate_key(session, token, client_ip), None
+    claims = await verify_bearer(token)
+    return await principal_from_claims(session, claims)
+
+
+def bearer_of(authorization: str | None) -> str:
+    """The token of an `Authorization: Bearer <token>` header value; UNAUTHENTICATED otherwise."""
+    if not authorization:
+        raise Unauthenticated("missing bearer token (Authorization: Bearer <token>)")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("the Authorization header must be `Bearer <token>`")
+    return token.strip()

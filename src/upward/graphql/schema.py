@@ -32,6 +32,7 @@ from upward.graphql.fastpath import FastExecutionContext
 from upward.graphql.lazy import default_resolver
 from upward.graphql.node import Node, resolve_nodes
 from upward.graphql.relay import from_global_id
+from upward.integrations.api_keys_schema import ApiKeysMutation, ApiKeysQuery
 from upward.integrations.schema import IntegrationsMutation, IntegrationsQuery
 from upward.mobility.applications_schema import ApplicationsMutation, ApplicationsQuery
 from upward.mobility.matching_schema import MatchingQuery
@@ -91,6 +92,7 @@ class Query(
     MilestonesQuery,
     InsightsQuery,
     IntegrationsQuery,
+    ApiKeysQuery,
     AuditQuery,
 ):
     pass
@@ -114,6 +116,7 @@ class Mutation(
     RewardsMutation,
     MilestonesMutation,
     IntegrationsMutation,
+    ApiKeysMutation,
 ):
     pass
 

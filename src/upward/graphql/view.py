@@ -21,6 +21,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from upward.auth.keys import client_address
 from upward.graphql.context import RequestContext
 from upward.graphql.errors import format_error
 from upward.observability import GRAPHQL_LATENCY, operation_label, operation_var, request_id_var
@@ -56,7 +57,11 @@ class UpwardGraphQL(GraphQL):
     async def get_context(self, request: Request, response: Any = None) -> RequestContext:  # type: ignore[override]
         ctx = RequestContext(request, request_id_var.get() or "-")
         request.state.upward_ctx = ctx
-        await ctx.authenticate(request.headers.get("authorization"))
+        peer = request.client.host if request.client else None
+        ip = client_address(
+            peer, request.headers.get("x-forwarded-for"), ctx.settings.trusted_proxies
+        )
+        await ctx.authenticate(request.headers.get("authorization"), ip)
         return ctx
 
     async def process_result(  # type: ignore[override]

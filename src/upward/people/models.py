@@ -29,12 +29,16 @@ class TextArray(sa.types.TypeDecorator[list[str]]):
 
 class Department(SQLModel, table=True):
     __tablename__ = "departments"
-    __table_args__ = (sa.UniqueConstraint("tenant_id", "name", name="departments_name_key"),)
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "name", name="departments_name_key"),
+        sa.UniqueConstraint("tenant_id", "external_id", name="departments_external_id_key"),
+    )
 
     tenant_id: uuid.UUID = tenant_id_field()
     id: uuid.UUID = id_field()
     name: str
     code: str | None = None
+    external_id: str | None = None  # the identity provider's group id (SCIM)
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
 

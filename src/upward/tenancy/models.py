@@ -31,5 +31,9 @@ class Tenant(SQLModel, table=True):
     audit_retention_days: int | None = None
     # a credential is "expiring" this many days before it expires
     credential_expiring_days: int = Field(default=30, sa_column_kwargs={"server_default": "30"})
+    # only registered operations (trusted documents) run for this tenant
+    trusted_documents_only: bool = Field(
+        default=False, sa_column_kwargs={"server_default": "false"}
+    )
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
