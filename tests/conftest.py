@@ -28,6 +28,11 @@ ROOT = Path(__file__).resolve().parents[1]
 TEST_DB = os.environ.get("UPWARD_TEST_DB", "upward_test")
 os.environ.setdefault("UPWARD_ENV", "test")
 os.environ.setdefault("UPWARD_LOG_LEVEL", "WARNING")
+# the suite sends thousands of requests a minute as a few people: rate limits are tested with
+# their own apps and settings (tests/graphql/test_limits.py)
+for _name in ("KEY", "USER", "TENANT"):
+    os.environ.setdefault(f"UPWARD_RATE_COST_PER_{_name}", "100000000")
+os.environ.setdefault("UPWARD_RATE_COST_ANONYMOUS", "100000000")
 # evidence files the tests store go to a throwaway folder, removed at the end
 _DATA_DIR = tempfile.mkdtemp(prefix="upward-test-data-")
 os.environ["UPWARD_DATA_DIR"] = _DATA_DIR
@@ -108,6 +113,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         from tests.recognition.milestones_seed import seed_milestones
 
         await seed_milestones(ids)
+        from tests.integrations.keys_seed import seed_keys
+
+        await seed_keys(ids)
         await dispose_engines()
 
     asyncio.run(seed())
@@ -235,11 +243,23 @@ async def make_api_key(
     tenant_id: uuid.UUID, slug: str, scopes: list[str], *, name: str = "test key", **kw: Any
 ) -> str:
     from upward.auth.principal import TENANT_ADMIN, Principal
-    from upward.db import tenant_session
+    from upward.db import owner_engine, tenant_session
     from upward.integrations.api_keys import create_key
 
+    async with owner_engine().connect() as conn:
+        admin_id = await conn.scalar(
+            sa.text(
+                "select id from employees where tenant_id = :t and 'tenant_admin' = any(roles) "
+                "and status = 'active' order by created_at limit 1"
+            ),
+            {"t": tenant_id},
+        )
     admin = Principal(
-        tenant_id=tenant_id, tenant_slug=slug, kind="user", roles=frozenset({TENANT_ADMIN})
+        tenant_id=tenant_id,
+        tenant_slug=slug,
+        kind="user",
+        employee_id=admin_id,
+        roles=frozenset({TENANT_ADMIN}),
     )
     async with tenant_session(tenant_id) as s:
         _, secret = await create_key(s, admin, name=name, scopes=scopes, **kw)

@@ -51,6 +51,63 @@ END
 $fn$
 """
 
+AUTH_SIGNATURE = "upward_authenticate(uuid, text, uuid, text)"
+
+
+def _user_function(with_documents_flag: bool) -> str:
+    """`upward_authenticate` as 0003 left it, plus (with the flag) the tenant's
+    trusted-documents switch as a last column."""
+    flag_col = ", t.trusted_documents_only" if with_documents_flag else ""
+    flag_type = ", tenant_trusted_documents_only boolean" if with_documents_flag else ""
+    cols = (
+        "e.tenant_id, e.id, e.email, e.name, e.title, e.job_level, e.manager_id, "  # noqa: S608
+        "e.department_id, e.location_id, e.roles, e.status, e.timezone, e.hire_date, "
+        "e.offboarded_at, e.created_at, e.updated_at, e.external_id, "
+        "exists(select 1 from employees r where r.tenant_id = e.tenant_id "
+        f"and r.manager_id = e.id and r.status = 'active'), t.slug, t.timezone{flag_col}"
+    )
+    return f"""
+CREATE FUNCTION upward_authenticate(
+    p_tenant_id uuid, p_tenant_slug text, p_employee_id uuid, p_email text
+) RETURNS TABLE (
+    tenant_id uuid, id uuid, email text, name text, title text, job_level text,
+    manager_id uuid, department_id uuid, location_id uuid, roles text[], status text,
+    timezone text, hire_date date, offboarded_at timestamptz, created_at timestamptz,
+    updated_at timestamptz, external_id text, has_reports boolean, tenant_slug text,
+    tenant_timezone text{flag_type}
+) LANGUAGE plpgsql SECURITY INVOKER VOLATILE AS $fn$
+#variable_conflict use_column
+DECLARE
+    t tenants%ROWTYPE;
+BEGIN
+    IF p_tenant_id IS NOT NULL THEN
+        SELECT * INTO t FROM tenants WHERE tenants.id = p_tenant_id AND tenants.status = 'active';
+    ELSE
+        SELECT * INTO t FROM tenants
+         WHERE tenants.slug = p_tenant_slug AND tenants.status = 'active';
+    END IF;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    PERFORM set_config('app.tenant_id', t.id::text, true);
+    IF p_employee_id IS NOT NULL THEN
+        RETURN QUERY SELECT {cols} FROM (SELECT 1) AS one
+            LEFT JOIN employees e ON e.id = p_employee_id AND e.status = 'active';
+    ELSE
+        RETURN QUERY SELECT {cols} FROM (SELECT 1) AS one
+            LEFT JOIN employees e ON e.email = p_email AND e.status = 'active';
+    END IF;
+END
+$fn$
+"""  # noqa: S608 - constant SQL
+
+
+def _replace_user_function(with_documents_flag: bool) -> None:
+    op.execute(f"DROP FUNCTION {AUTH_SIGNATURE}")
+    op.execute(_user_function(with_documents_flag))
+    op.execute(f"REVOKE ALL ON FUNCTION {AUTH_SIGNATURE} FROM PUBLIC")
+    op.execute(f"GRANT EXECUTE ON FUNCTION {AUTH_SIGNATURE} TO {APP_ROLE}")
+
 
 def upgrade() -> None:
     op.execute(f"""
@@ -101,6 +158,7 @@ def upgrade() -> None:
     op.execute(
         "ALTER TABLE tenants ADD COLUMN trusted_documents_only boolean DEFAULT 'false' NOT NULL"
     )
+    _replace_user_function(True)
     op.execute(KEY_FUNCTION)
     op.execute(f"REVOKE ALL ON FUNCTION {KEY_SIGNATURE} FROM PUBLIC")
     op.execute(f"GRANT EXECUTE ON FUNCTION {KEY_SIGNATURE} TO {APP_ROLE}")
@@ -108,6 +166,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute(f"DROP FUNCTION {KEY_SIGNATURE}")
+    _replace_user_function(False)
     op.execute("ALTER TABLE tenants DROP COLUMN trusted_documents_only")
     op.execute("ALTER TABLE departments DROP CONSTRAINT departments_external_id_key")
     op.execute("ALTER TABLE departments DROP COLUMN external_id")

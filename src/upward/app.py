@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from upward.credentials.http import ROUTES as evidence_routes
@@ -32,6 +32,7 @@ from upward.observability import (
     request_id_var,
     tenant_var,
 )
+from upward.people.scim import ROUTES as scim_routes
 from upward.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -170,6 +171,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         allow_queries_via_get=True,
         multipart_uploads_enabled=False,
     )
+    graphql_app.settings = settings
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> Any:
@@ -184,10 +186,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(
         routes=[
             Route("/graphql", graphql_app),  # the view answers other methods with 405
+            WebSocketRoute("/graphql", graphql_app),  # subscriptions (graphql/ws.py)
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
             *evidence_routes,
+            *scim_routes,
         ],
         lifespan=lifespan,
     )

@@ -1,4 +1,4 @@
-"""`upward dev | serve | worker | scheduler | migrate | tenants apply | token | export-schema`."""
+"""`upward`: dev, serve, worker, scheduler, migrate, tenants, documents, token, export-schema."""
 
 from __future__ import annotations
 
@@ -96,6 +96,67 @@ def cmd_tenants_status(args: argparse.Namespace) -> int:
         print(f"no tenant {args.slug!r}", file=sys.stderr)
         return 1
     print(f"{args.slug}: {args.status}", file=sys.stderr)
+    return 0
+
+
+def cmd_documents_register(args: argparse.Namespace) -> int:
+    _ensure_services()
+    from upward.db import dispose_engines, owner_engine
+    from upward.graphql.persisted import read_documents, register_documents
+    from upward.graphql.schema import build_schema
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        print(f"{folder} is not a folder", file=sys.stderr)
+        return 2
+    docs = read_documents(folder)
+    if not docs:
+        print(f"no .graphql files under {folder}", file=sys.stderr)
+        return 2
+
+    async def go() -> object:
+        try:
+            return await register_documents(
+                owner_engine(),
+                build_schema()._schema,
+                tenant_slug=args.tenant,
+                collection=args.collection,
+                docs=docs,
+                replace=args.replace,
+            )
+        finally:
+            await dispose_engines()
+
+    result = asyncio.run(go())
+    for error in result.errors:  # type: ignore[attr-defined]
+        print(error, file=sys.stderr)
+    if result.errors:  # type: ignore[attr-defined]
+        print("nothing registered", file=sys.stderr)
+        return 1
+    print(
+        f"{args.tenant}/{args.collection}: {result.added} added, "  # type: ignore[attr-defined]
+        f"{result.unchanged} unchanged, {result.removed} removed",  # type: ignore[attr-defined]
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_documents_enforce(args: argparse.Namespace) -> int:
+    _ensure_services()
+    from upward.db import dispose_engines, owner_engine
+    from upward.graphql.persisted import enforce
+
+    async def go() -> bool:
+        try:
+            return await enforce(owner_engine(), tenant_slug=args.slug, on=args.on)
+        finally:
+            await dispose_engines()
+
+    if not asyncio.run(go()):
+        print(f"no tenant {args.slug!r}", file=sys.stderr)
+        return 1
+    state = "only registered operations run" if args.on else "any operation runs"
+    print(f"{args.slug}: {state}", file=sys.stderr)
     return 0
 
 
@@ -329,6 +390,28 @@ def build_parser() -> argparse.ArgumentParser:
         )
         tv.add_argument("slug")
         tv.set_defaults(fn=cmd_tenants_status, status=status)
+
+    d = sub.add_parser("documents", help="trusted documents (registered operations)")
+    dsub = d.add_subparsers(dest="documents_command", required=True)
+    dr = dsub.add_parser(
+        "register", help="register every .graphql file under a folder for a tenant"
+    )
+    dr.add_argument("folder")
+    dr.add_argument("--tenant", required=True, help="tenant slug")
+    dr.add_argument("--collection", default="default", help="collection name (default: default)")
+    dr.add_argument(
+        "--replace", action="store_true", help="remove the collection's documents not in folder"
+    )
+    dr.set_defaults(fn=cmd_documents_register)
+    for verb, on in (("enforce", True), ("relax", False)):
+        de = dsub.add_parser(
+            verb,
+            help="only registered operations run for the tenant"
+            if on
+            else "any operation runs for the tenant again",
+        )
+        de.add_argument("slug")
+        de.set_defaults(fn=cmd_documents_enforce, on=on)
 
     tok = sub.add_parser("token", help="print a dev bearer token (HS256)")
     tok.add_argument("--tenant", required=True, help="tenant slug or id")

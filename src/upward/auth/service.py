@@ -64,6 +64,7 @@ async def principal_from_claims(session: Executor, claims: Claims) -> tuple[Prin
         employee_id=row["id"],
         roles=frozenset(roles),
         tenant_timezone=row["tenant_timezone"],
+        document_collection="*" if row["tenant_trusted_documents_only"] else None,
     )
     return principal, row
 

@@ -36,6 +36,8 @@ class RequestContext:
         self.me_row: Any = None
         self.auth_error: UpwardError | None = None
         self.client_ip: str | None = None
+        self.cost: int | None = None  # what the operation was charged (rate limits)
+        self.rate: Any = None  # the rate limiter's decision (limits.Decision), for headers
         # a Core connection, not an ORM session: services only execute statements, and a
         # session object per request costs ~0.2 ms of CPU
         self._session: Executor | None = None

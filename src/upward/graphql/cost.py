@@ -15,12 +15,14 @@ from __future__ import annotations
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentSpreadNode,
     GraphQLError,
     InlineFragmentNode,
     IntValueNode,
     OperationDefinitionNode,
+    OperationType,
     SelectionSetNode,
     ValidationRule,
     VariableNode,
@@ -48,15 +50,65 @@ def _is_connection(field: FieldNode) -> bool:
     return any(isinstance(s, FieldNode) and s.name.value == "edges" for s in selections)
 
 
+MUTATION_FIELD_COST = 10  # a write costs more than reading one object
+
+
+def selection_cost(
+    selection_set: SelectionSetNode | None, fragments: dict[str, Any], seen: frozenset[str]
+) -> int:
+    """Objects `selection_set` can return, page sizes multiplied through nested lists."""
+    if selection_set is None:
+        return 0
+    total = 0
+    for sel in selection_set.selections:
+        if isinstance(sel, FieldNode):
+            if sel.selection_set is not None:  # an object (or a list of them)
+                inner = selection_cost(sel.selection_set, fragments, seen)
+                total += _page_size(sel) * (1 + inner)
+        elif isinstance(sel, InlineFragmentNode):
+            total += selection_cost(sel.selection_set, fragments, seen)
+        elif isinstance(sel, FragmentSpreadNode):
+            name = sel.name.value
+            if name in fragments and name not in seen:  # cycles are a validation error
+                total += selection_cost(fragments[name].selection_set, fragments, seen | {name})
+    return total
+
+
+def _fragments(document: DocumentNode) -> dict[str, Any]:
+    return {f.name.value: f for f in document.definitions if f.kind == "fragment_definition"}
+
+
+_COSTS: dict[tuple[int, str | None], tuple[DocumentNode, int]] = {}
+
+
+def request_cost(document: DocumentNode, operation_name: str | None) -> int:
+    """What a request is charged against its rate-limit budget: 1, plus the objects the
+    operation may return, plus MUTATION_FIELD_COST per mutation field. Cached per document
+    (parsed documents are cached by text, so a repeated query costs a dict lookup)."""
+    hit = _COSTS.get((id(document), operation_name))
+    if hit is not None and hit[0] is document:
+        return hit[1]
+    ops = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    op = next((o for o in ops if o.name and o.name.value == operation_name), None)
+    if op is None:
+        op = ops[0] if ops else None
+    cost = 1
+    if op is not None:
+        fragments = _fragments(document)
+        cost += selection_cost(op.selection_set, fragments, frozenset())
+        if op.operation == OperationType.MUTATION:
+            cost += MUTATION_FIELD_COST * len(op.selection_set.selections)
+    if len(_COSTS) > 4096:
+        _COSTS.clear()
+    _COSTS[(id(document), operation_name)] = (document, cost)
+    return cost
+
+
 def make_cost_rule(max_cost: int) -> type[ValidationRule]:
     class QueryCostRule(ValidationRule):
         def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
-            fragments = {
-                f.name.value: f
-                for f in self.context.document.definitions
-                if f.kind == "fragment_definition"
-            }
-            cost = self._cost(node.selection_set, fragments, set())
+            fragments = _fragments(self.context.document)
+            cost = selection_cost(node.selection_set, fragments, frozenset())
             if cost > max_cost:
                 name = node.name.value if node.name else "anonymous"
                 self.report_error(
@@ -64,26 +116,8 @@ def make_cost_rule(max_cost: int) -> type[ValidationRule]:
                         f"'{name}' has a query cost of {cost}, above the limit of {max_cost} "
                         "(page sizes multiply through nested lists: ask for smaller pages)",
                         node,
+                        extensions={"cost": cost, "maximumCost": max_cost},
                     )
                 )
-
-        def _cost(
-            self, selection_set: SelectionSetNode | None, fragments: dict[str, Any], seen: set[str]
-        ) -> int:
-            if selection_set is None:
-                return 0
-            total = 0
-            for sel in selection_set.selections:
-                if isinstance(sel, FieldNode):
-                    if sel.selection_set is not None:  # an object (or a list of them)
-                        inner = self._cost(sel.selection_set, fragments, seen)
-                        total += _page_size(sel) * (1 + inner)
-                elif isinstance(sel, InlineFragmentNode):
-                    total += self._cost(sel.selection_set, fragments, seen)
-                elif isinstance(sel, FragmentSpreadNode):
-                    name = sel.name.value
-                    if name in fragments and name not in seen:  # cycles are a validation error
-                        total += self._cost(fragments[name].selection_set, fragments, seen | {name})
-            return total
 
     return QueryCostRule

@@ -42,7 +42,7 @@ def classify(error: GraphQLError) -> tuple[str, dict[str, Any]]:
                 return "QUERY_TOO_COMPLEX", {}
             return "GRAPHQL_PARSE_FAILED", {}
         if any(m in message for m in LIMIT_MARKERS):
-            return "QUERY_TOO_COMPLEX", {}
+            return "QUERY_TOO_COMPLEX", dict(error.extensions or {})
         return "GRAPHQL_VALIDATION_FAILED", {}
     return "INTERNAL", {}
 

@@ -26,9 +26,9 @@ from graphql import (
     GraphQLObjectType,
     GraphQLScalarType,
 )
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from upward.graphql.lazy import Lazy
+from upward.graphql.scopes import ScopedExecutionContext
 
 
 class _Fallback(Exception):
@@ -65,7 +65,7 @@ def _has_directives(document: Any) -> bool:
     return found
 
 
-class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
+class FastExecutionContext(ScopedExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         doc = self.operation

@@ -18,18 +18,30 @@ from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from upward.auth.keys import client_address
+from upward.errors import UpwardError
 from upward.graphql.context import RequestContext
 from upward.graphql.errors import format_error
-from upward.observability import GRAPHQL_LATENCY, operation_label, operation_var, request_id_var
+from upward.graphql.persisted import resolve_query
+from upward.graphql.ws import LiveView, websocket_context
+from upward.observability import (
+    GRAPHQL_ERRORS,
+    GRAPHQL_LATENCY,
+    operation_label,
+    operation_var,
+    request_id_var,
+)
+from upward.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 _POST_OPERATIONS = OperationType.from_http("POST")
+_GET_OPERATIONS = OperationType.from_http("GET")
 _STREAMING = ("multipart/mixed", "text/event-stream")
 
 
@@ -42,7 +54,31 @@ def _plain_json_post(request: Request) -> bool:
     )
 
 
-class UpwardGraphQL(GraphQL):
+def _plain_get(request: Request) -> bool:
+    """A GET that carries an operation (GraphiQL, asked for by a browser, has none)."""
+    params = request.query_params
+    return request.method == "GET" and ("query" in params or "extensions" in params)
+
+
+def cost_extension(settings: Any, cost: int, decision: Any) -> dict[str, Any]:
+    """`extensions.cost` of a response: what the request cost and the budget left."""
+    out: dict[str, Any] = {
+        "requestedQueryCost": cost,
+        "maximumQueryCost": settings.max_query_cost,
+    }
+    if decision is not None:
+        out["throttleStatus"] = {
+            "limitedBy": decision.bucket.name,
+            "maximumAvailable": decision.bucket.limit,
+            "currentlyAvailable": decision.remaining,
+            "restoreRate": round(decision.bucket.limit / decision.window, 2),
+        }
+    return out
+
+
+class UpwardGraphQL(LiveView, GraphQL):  # LiveView: subscriptions over WebSocket
+    settings: Settings | None = None  # the app's (create_app sets it); None: the environment's
+
     def encode_json(self, data: object) -> bytes:  # type: ignore[override]
         return orjson.dumps(data)
 
@@ -55,7 +91,9 @@ class UpwardGraphQL(GraphQL):
             raise json.JSONDecodeError(str(exc), "", 0) from exc
 
     async def get_context(self, request: Request, response: Any = None) -> RequestContext:  # type: ignore[override]
-        ctx = RequestContext(request, request_id_var.get() or "-")
+        if not isinstance(request, Request):  # a WebSocket: authenticated in connection_init
+            return websocket_context(request, self.settings)  # type: ignore[return-value]
+        ctx = RequestContext(request, request_id_var.get() or "-", self.settings)
         request.state.upward_ctx = ctx
         peer = request.client.host if request.client else None
         ip = client_address(
@@ -77,19 +115,32 @@ class UpwardGraphQL(GraphQL):
 
     async def _run_json_post(self, request: Request) -> Response:
         """The common case, a POSTed JSON operation, without strawberry's HTTP view around it
-        (GET, GraphiQL, multipart and streaming still go through it): same checks, same
-        answers, ~0.1 ms less per request."""
+        (multipart and streaming still go through it): same checks, same answers, ~0.1 ms
+        less per request."""
         try:
             data = orjson.loads(await request.body())
         except orjson.JSONDecodeError:
             raise HTTPException(400, "Unable to parse request body as JSON") from None
         if not isinstance(data, dict):
             raise HTTPException(400, "Batching is not enabled")
+        return await self._run_plain(request, data, _POST_OPERATIONS)
+
+    async def _run_get(self, request: Request) -> Response:
+        """A query sent with GET (`query`, or a persisted query's hash in `extensions`), as
+        CDNs and APQ clients send them; `variables` and `extensions` are JSON."""
+        data: dict[str, Any] = dict(request.query_params)
+        for name in ("variables", "extensions"):
+            if data.get(name):
+                try:
+                    data[name] = orjson.loads(data[name])
+                except orjson.JSONDecodeError:
+                    raise HTTPException(400, f"`{name}` is not valid JSON") from None
+        return await self._run_plain(request, data, _GET_OPERATIONS)
+
+    async def _run_plain(self, request: Request, data: dict[str, Any], allowed: Any) -> Response:
         query, variables = data.get("query"), data.get("variables")
         operation_name, extensions = data.get("operationName"), data.get("extensions")
-        if query is None:
-            raise HTTPException(400, "No GraphQL query found in the request")
-        if not isinstance(query, str):
+        if not isinstance(query, (str, type(None))):
             raise HTTPException(
                 400, "The GraphQL operation's `query` must be a string or null, if provided."
             )
@@ -101,17 +152,51 @@ class UpwardGraphQL(GraphQL):
         if not isinstance(operation_name, (str, type(None))):
             raise HTTPException(400, "The GraphQL operation's `operationName` must be a string.")
         context = await self.get_context(request)
-        result = await self.schema.execute(
-            query,
-            variable_values=variables,
-            context_value=context,
-            operation_name=operation_name,
-            allowed_operation_types=_POST_OPERATIONS,
-            operation_extensions=extensions,
-        )
-        if not isinstance(result, ExecutionResult):  # no subscriptions or @defer in the schema yet
+        try:
+            query = await resolve_query(context, query, extensions, data.get("documentId"))
+        except UpwardError as exc:
+            return self._error_response(exc)
+        if query is None:
+            if context.auth_error is not None and (extensions or {}).get("persistedQuery"):
+                return self._error_response(context.auth_error)
+            raise HTTPException(400, "No GraphQL query found in the request")
+        try:
+            result = await self.schema.execute(
+                query,
+                variable_values=variables,
+                context_value=context,
+                operation_name=operation_name,
+                allowed_operation_types=allowed,
+                operation_extensions=extensions,
+            )
+        except CannotGetOperationTypeError as exc:
+            raise HTTPException(400, exc.as_http_error_reason()) from exc
+        except InvalidOperationTypeError as exc:
+            raise HTTPException(400, exc.as_http_error_reason(request.method)) from exc
+        if not isinstance(result, ExecutionResult):  # no subscriptions or @defer over HTTP
             raise HTTPException(400, "This operation needs a streaming transport")
         body = await self.process_result(request, result)
+        decision = context.rate
+        if context.cost is not None:
+            body.setdefault("extensions", {})["cost"] = cost_extension(
+                context.settings, context.cost, decision
+            )
+        status = 429 if decision is not None and not decision.allowed else 200
+        response = Response(orjson.dumps(body), status_code=status, media_type="application/json")
+        if decision is not None:
+            response.raw_headers.extend(decision.headers())
+        return response
+
+    def _error_response(self, exc: UpwardError) -> Response:
+        rid = request_id_var.get() or "-"
+        GRAPHQL_ERRORS.labels(code=exc.code).inc()
+        body = {
+            "data": None,
+            "errors": [
+                {"message": exc.message, "extensions": {"code": exc.code, **exc.extensions}}
+            ],
+        }
+        log.info("request refused: %s (request id %s)", exc.code, rid)
         return Response(orjson.dumps(body), media_type="application/json")
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -136,13 +221,15 @@ class UpwardGraphQL(GraphQL):
         await response(scope, receive, send)
 
     async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:
-        if not isinstance(request, Request):  # websockets (subscriptions, later)
+        if not isinstance(request, Request):  # websockets: subscriptions (ws.py)
             return await super().run(request)
         started = time.perf_counter()
         op_name = None
         try:
             if _plain_json_post(request):
                 response = await self._run_json_post(request)
+            elif _plain_get(request):
+                response = await self._run_get(request)
             else:
                 response = await super().run(request)
         except BaseException:

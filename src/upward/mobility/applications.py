@@ -18,6 +18,10 @@ Pipeline (who may do what is in `TRANSITIONS`):
 - Hiring changes the person's level, title, department, manager and location in the same
   transaction as the stage, records an `employee_moves` row and counts the posting's `filled`
   up (under a row lock on the posting, so two hires cannot overfill it).
+- Those who read all of a posting's applications (its hiring manager, HR) may follow them live
+  (`postingApplicationsChanged`): every application created, moved or withdrawn is announced
+  once its transaction commits (`_announce`), and the follower loads it again under its own
+  tenant and rights (`watched_application`).
 """
 
 from __future__ import annotations
@@ -109,6 +113,13 @@ def can_read(principal: Principal, app: Any) -> bool:
         return True
     me = principal.employee_id
     return me is not None and me == app.applicant_manager_id and app.manager_told_at is not None
+
+
+def reads_all_applications(principal: Principal, hiring_manager_id: uuid.UUID | None) -> bool:
+    """HR and the posting's hiring manager read every application to it."""
+    return principal.is_hr or (
+        principal.employee_id is not None and principal.employee_id == hiring_manager_id
+    )
 
 
 def may(principal: Principal, t: Transition, app: Any) -> bool:
@@ -247,6 +258,61 @@ async def moves_of_applications(
     return {r.application_id: r for r in rows}
 
 
+# --- live (postingApplicationsChanged) -------------------------------------------------------
+
+# `<namespace>:live:<tenant>:posting:<posting id>`
+LIVE_TOPIC = "posting"
+CHANGES = ("created", "stage_changed", "withdrawn")
+
+
+async def watch_posting(session: Executor, principal: Principal, posting_id: uuid.UUID) -> Any:
+    """Whether the principal may follow a posting's applications as they change: those who
+    read all of them. NOT_FOUND for a posting they cannot see (or that does not exist, or is
+    another tenant's); FORBIDDEN for one they see without reading its applications."""
+    from upward.mobility.postings import get_posting
+
+    row = await get_posting(session, principal, posting_id, field="postingId")
+    if not reads_all_applications(principal, row.hiring_manager_id):
+        raise Forbidden(
+            "only the posting's hiring manager and HR follow its applications", field="postingId"
+        )
+    return row
+
+
+async def watched_application(
+    session: Executor, principal: Principal, posting_id: uuid.UUID, app_id: uuid.UUID
+) -> Any | None:
+    """An application of the followed posting, as `applications` returns it; None when there
+    is no such application of this posting. FORBIDDEN once the principal no longer reads the
+    posting's applications (another hiring manager took it over): the subscription ends."""
+    row = (
+        await session.execute(
+            _select().where(t_app.c.id == app_id, t_app.c.posting_id == posting_id)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    if not reads_all_applications(principal, row.hiring_manager_id):
+        raise Forbidden("you no longer follow this posting's applications", field="postingId")
+    return row if can_read(principal, row) else None
+
+
+def _announce(
+    session: Executor, principal: Principal, posting_id: uuid.UUID, app_id: uuid.UUID, change: str
+) -> None:
+    """Tell the posting's live followers once the transaction commits: the one place an
+    application change is published (apply, every transition)."""
+    from upward.graphql import live
+
+    assert change in CHANGES
+    live.publish_after_commit(
+        session,
+        principal.tenant_id,
+        LIVE_TOPIC,
+        [(posting_id, {"k": "application", "id": str(app_id), "c": change})],
+    )
+
+
 # --- moves -----------------------------------------------------------------------------------
 
 MOVE_ORDER = Order(
@@ -374,6 +440,7 @@ async def apply(
     if app_id is None:
         raise Conflict("you already have an application for this posting", field="input.postingId")
     event_id = await _event(session, principal, app_id, None, "applied")
+    _announce(session, principal, posting_id, app_id, "created")
     await audit.record(
         session,
         principal,
@@ -458,6 +525,8 @@ async def transition(
         values["rejection_reason"] = reason
     await session.execute(sa.update(t_app).where(t_app.c.id == app.id).values(**values))
     event_id = await _event(session, principal, app.id, app.stage, t.target, reason)
+    change = "withdrawn" if t.target == "withdrawn" else "stage_changed"
+    _announce(session, principal, app.posting_id, app.id, change)
     await audit.record(
         session,
         principal,

@@ -765,6 +765,49 @@ async def offboard_employee(
     return row
 
 
+async def reactivate_employee(
+    session: Executor, principal: Principal, employee_id: uuid.UUID
+) -> Any:
+    """Bring an offboarded employee back (a rehire, or an identity provider re-enabling the
+    account). Their roles and history stay. Their last manager stays when still active and
+    not in their own line, else they get none; the reports moved away when they left stay
+    where they are (reassign them with change_manager)."""
+    principal.require_hr("reactivating employees")
+    await lock_org_chart(session)
+    current = (
+        await session.execute(sa.select(t_emp).where(t_emp.c.id == employee_id).with_for_update())
+    ).first()
+    if current is None:
+        raise NotFound("no employee with this id")
+    if current.status == "active":
+        raise Conflict("this employee is already active", field="employeeId")
+    manager_id = current.manager_id
+    if manager_id is not None:
+        status = await session.scalar(sa.select(t_emp.c.status).where(t_emp.c.id == manager_id))
+        if status != "active" or manager_id in set(await reporting_line_ids(session, employee_id)):
+            manager_id = None
+    row = (
+        await session.execute(
+            sa.update(t_emp)
+            .where(t_emp.c.id == employee_id)
+            .values(status="active", offboarded_at=None, manager_id=manager_id, updated_at=_now())
+            .returning(t_emp)
+        )
+    ).one()
+    await audit.record(
+        session,
+        principal,
+        action="employee.reactivate",
+        target_type="Employee",
+        target_id=employee_id,
+        changes={
+            "status": {"from": "offboarded", "to": "active"},
+            **audit.diff({"manager_id": current.manager_id}, {"manager_id": manager_id}),
+        },
+    )
+    return row
+
+
 # --- departments and locations -------------------------------------------------------------------
 
 
@@ -815,6 +858,10 @@ async def _write_named(
                     )
                 ).one()
     except IntegrityError as exc:
+        if is_unique_violation(exc, f"{table.name}_external_id_key"):
+            raise Conflict(
+                f"a {kind} with this external id already exists", field="input.externalId"
+            ) from exc
         if is_unique_violation(exc):
             raise Conflict(f"a {kind} with this name already exists", field="input.name") from exc
         raise
@@ -830,16 +877,20 @@ async def _write_named(
 
 
 async def create_department(
-    session: Executor, principal: Principal, *, name: str, code: str | None = None
+    session: Executor,
+    principal: Principal,
+    *,
+    name: str,
+    code: str | None = None,
+    external_id: str | None = None,
 ) -> Any:
-    return await _write_named(
-        session,
-        principal,
-        t_dep,
-        "department",
-        None,
-        {"name": name, "code": optional_text(code, field="input.code", max_len=32)},
-    )
+    values: dict[str, Any] = {
+        "name": name,
+        "code": optional_text(code, field="input.code", max_len=32),
+    }
+    if external_id is not None:  # the identity provider's group id (SCIM)
+        values["external_id"] = optional_text(external_id, field="input.externalId", max_len=200)
+    return await _write_named(session, principal, t_dep, "department", None, values)
 
 
 async def update_department(
@@ -850,6 +901,10 @@ async def update_department(
         values["name"] = patch["name"]
     if "code" in patch:
         values["code"] = optional_text(patch["code"], field="input.code", max_len=32)
+    if "external_id" in patch:
+        values["external_id"] = optional_text(
+            patch["external_id"], field="input.externalId", max_len=200
+        )
     return await _write_named(session, principal, t_dep, "department", department_id, values)
 
 

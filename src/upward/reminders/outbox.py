@@ -760,7 +760,7 @@ async def create_notifications(session: Executor, items: Sequence[NewNotificatio
         from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
                     $7::text[]) as x(r, kind, k, s, b, d, ch)
         on conflict (tenant_id, idempotency_key) do nothing
-        returning id, idempotency_key
+        returning id, idempotency_key, tenant_id
         """,
         [i.recipient_id for i in items],
         [i.kind for i in items],
@@ -772,6 +772,8 @@ async def create_notifications(session: Executor, items: Sequence[NewNotificatio
         clock.now(),
     )
     by_key = {r["idempotency_key"]: r["id"] for r in rows}
+    if rows:
+        _publish_live(session, rows[0]["tenant_id"], items, by_key)
     links: list[tuple[uuid.UUID, uuid.UUID]] = []
     deliveries: list[tuple[uuid.UUID, str]] = []
     for item in items:
@@ -808,6 +810,34 @@ async def create_notifications(session: Executor, items: Sequence[NewNotificatio
         )
         delivery_ids = [r["id"] for r in created]
     return Created(list(by_key.values()), delivery_ids)
+
+
+# the live inbox (notificationAdded): `<namespace>:live:<tenant>:inbox:<recipient>`
+LIVE_TOPIC = "inbox"
+
+
+def _publish_live(
+    session: Executor,
+    tenant_id: uuid.UUID,
+    items: Sequence[NewNotification],
+    by_key: dict[str, uuid.UUID],
+) -> None:
+    """Every new in-app notification is announced to its recipient's live inbox once the
+    transaction commits. This is the one place notifications are written, by requests and
+    workers alike (reminders, digests, event notes, recognition, mobility alerts)."""
+    from upward.graphql import live
+
+    new = {
+        item.key: item.recipient_id
+        for item in items
+        if item.key in by_key and "in_app" in item.channels
+    }
+    live.publish_after_commit(
+        session,
+        tenant_id,
+        LIVE_TOPIC,
+        [(who, {"k": "notification", "id": str(by_key[k])}) for k, who in new.items()],
+    )
 
 
 @dataclass

@@ -154,6 +154,54 @@ async def get_notifications(
     return list((await session.execute(stmt)).all())
 
 
+# --- the inbox, live (notificationAdded) ----------------------------------------------------
+
+
+async def inbox_owner(
+    session: Executor, principal: Principal, employee_id: uuid.UUID | None
+) -> uuid.UUID:
+    """Whose inbox a live subscription follows. A person follows their own (the id of another
+    employee is FORBIDDEN); an API key names the employee (required). An id that is no
+    employee of the tenant is NOT_FOUND, as one that never existed."""
+    if principal.kind == "user":
+        me = _me(principal)
+        if employee_id is None or employee_id == me:
+            return me
+        if await _employee_exists(session, employee_id):
+            raise Forbidden("you can follow only your own inbox", field="employeeId")
+        raise NotFound("no employee with this id", field="employeeId")
+    if employee_id is None:
+        raise BadUserInput(
+            "an API key names the employee whose inbox it follows", field="employeeId"
+        )
+    if not await _employee_exists(session, employee_id):
+        raise NotFound("no employee with this id", field="employeeId")
+    return employee_id
+
+
+async def _employee_exists(session: Executor, employee_id: uuid.UUID) -> bool:
+    return bool(await fetch(session, "select 1 from employees where id = $1", employee_id))
+
+
+async def inbox_notification(
+    session: Executor, principal: Principal, owner_id: uuid.UUID, notification_id: uuid.UUID
+) -> Any | None:
+    """A notification of `owner_id`'s in-app inbox, as the inbox lists it; None when it is not
+    in that inbox (a message about another row, or one whose transaction rolled back)."""
+    if principal.kind == "user" and principal.employee_id != owner_id:
+        raise Forbidden("you can follow only your own inbox", field="employeeId")
+    row = (
+        await session.execute(
+            sa.select(t_notification).where(
+                t_notification.c.id == notification_id,
+                t_notification.c.recipient_id == owner_id,
+                sa.literal("in_app") == sa.func.any(t_notification.c.channels),
+            )
+        )
+    ).first()
+    return row
+
+
 # --- preferences ----------------------------------------------------------------------------
 
 
