@@ -360,7 +360,11 @@ async def test_recognition_by_example(gql: GQL, demo: TenantInfo) -> None:
     training = next(n["id"] for n in types if n["name"] == "Security Awareness Training")
     data = await gql.ok(
         CREATE_CREDENTIAL,
-        {"sam": t.gid(SAM), "type": training, "issued": clock.today().isoformat()},
+        {
+            "sam": t.gid(SAM),
+            "type": training,
+            "issued": clock.today(demo_org()["timezone"]).isoformat(),
+        },
         token=t.token(HR),
     )
     assert data["createCredential"]["credential"]["verification"] == "NOT_REQUIRED"
