@@ -8,7 +8,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 	2>/dev/null && { echo $$p; break; }; done)
 
-.PHONY: dev test install lint fmt schema bench bench-credentials bench-reminders bench-development bench-mobility bench-recognition clean
+.PHONY: dev test install lint fmt schema bench bench-credentials bench-reminders bench-development bench-mobility bench-recognition bench-partners clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required"; exit 1; }
@@ -53,6 +53,9 @@ bench-mobility: $(STAMP)  ## match 100,000 people to one posting, one person to 
 
 bench-recognition: $(STAMP)  ## feed, leaderboards and insights over 10,000 people / 1,000,000 kudos + ledger under concurrent gives (BENCH_RECOGNITION_DATABASE_URL/BENCH_REDIS_URL, default: local server)
 	$(BIN)/python -m bench.recognition $(BENCH_ARGS)
+
+bench-partners: $(STAMP)  ## per-request overhead of API-key auth, rate limiting, APQ and cost analysis vs a plain request (BENCH_DATABASE_URL/BENCH_REDIS_URL, default: local server)
+	$(BIN)/python -m bench.partners $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .ruff_cache

@@ -321,3 +321,75 @@ async def test_list_fields_do_not_grow_with_the_page(
         assert small == large, q
         body = await gql.ok(q, {"n": 50}, token=hr)
         assert len(next(iter(body.values()))["edges"]) > 5, q
+
+
+KEY_INBOX = """query($who: ID, $unread: Boolean! = false) {
+  notifications(first: 10, employeeId: $who, unreadOnly: $unread) {
+    totalCount edges { node { id subject read } }
+  }
+  unreadNotificationCount(employeeId: $who)
+}"""
+KEY_MARK = """mutation($ids: [ID!]!, $who: ID) {
+  markNotificationsRead(ids: $ids, employeeId: $who) { unreadCount notifications { id read } }
+}"""
+KEY_MARK_ALL = "mutation($who: ID) { markAllNotificationsRead(employeeId: $who) }"
+
+
+async def test_an_api_key_reads_and_marks_the_inbox_it_names(
+    t: TenantInfo, make_tenant: Any, gql: GQL
+) -> None:
+    """A chat integration catches up on a person's inbox (what `notificationAdded` missed)
+    and marks it read: `employeeId` names the inbox; the person's own view is unchanged."""
+    dev = t.gid("dev@t.example")
+    reader = await t.api_key(["notifications:read"])
+    writer = await t.api_key(["notifications:write"])
+    body = await gql.ok(KEY_INBOX, {"who": dev}, token=reader)
+    mine = await gql.ok(INBOX, {"first": 10}, token=t.token("dev@t.example"))
+    assert body["notifications"]["totalCount"] == mine["notifications"]["totalCount"] == 1
+    assert body["unreadNotificationCount"] == 1
+    [edge] = body["notifications"]["edges"]
+    nid = edge["node"]["id"]
+    assert nid == mine["notifications"]["edges"][0]["node"]["id"]
+    got = await gql.ok("query($id: ID!) { node(id: $id) { id } }", {"id": nid}, token=reader)
+    assert got["node"] == {"id": nid}
+
+    # a key must name the inbox; an id that is no employee is NOT_FOUND; a read key cannot mark
+    err = only_error(await gql(KEY_INBOX, {}, token=reader))
+    assert err["extensions"] == {"code": "BAD_USER_INPUT", "field": "employeeId"}
+    err = only_error(await gql(KEY_INBOX, {"who": NO_SUCH_EMPLOYEE}, token=reader))
+    assert err["extensions"] == {"code": "NOT_FOUND", "field": "employeeId"}
+    err = only_error(await gql(KEY_MARK, {"ids": [nid], "who": dev}, token=reader))
+    assert err["extensions"]["code"] == "FORBIDDEN"
+    assert err["extensions"]["requiredScopes"] == ["notifications:write"]
+
+    # marking: only notifications of the named inbox (another's id: NOT_FOUND, nothing changes)
+    peer = t.gid("peer@t.example")
+    err = only_error(await gql(KEY_MARK, {"ids": [nid], "who": peer}, token=writer))
+    assert err["extensions"] == {"code": "NOT_FOUND", "field": "ids.0"}
+    got = await gql.ok(KEY_MARK, {"ids": [nid], "who": dev}, token=writer)
+    assert got["markNotificationsRead"] == {
+        "unreadCount": 0,
+        "notifications": [{"id": nid, "read": True}],
+    }
+    mine = await gql.ok(INBOX, {"first": 10, "unread": True}, token=t.token("dev@t.example"))
+    assert mine["unreadNotificationCount"] == 0
+    assert (await gql.ok(KEY_MARK_ALL, {"who": dev}, token=writer)) == {
+        "markAllNotificationsRead": 0
+    }
+
+    # a person passes only their own id
+    body = await gql.ok(KEY_INBOX, {"who": dev}, token=t.token("dev@t.example"))
+    assert body["notifications"]["totalCount"] == 1
+    err = only_error(await gql(KEY_INBOX, {"who": dev}, token=t.token("peer@t.example")))
+    assert err["extensions"] == {"code": "FORBIDDEN", "field": "employeeId"}
+
+    # another tenant's key: the employee and the notification do not exist for it
+    other = await make_tenant(org())
+    foreign = await other.api_key(["notifications:write"])
+    err = only_error(await gql(KEY_INBOX, {"who": dev}, token=foreign))
+    assert err["extensions"] == {"code": "NOT_FOUND", "field": "employeeId"}
+    own_dev = other.gid("dev@t.example")
+    err = only_error(await gql(KEY_MARK, {"ids": [nid], "who": own_dev}, token=foreign))
+    assert err["extensions"] == {"code": "NOT_FOUND", "field": "ids.0"}
+    got = await gql("query($id: ID!) { node(id: $id) { id } }", {"id": nid}, token=foreign)
+    assert error_codes(got) == ["NOT_FOUND"]

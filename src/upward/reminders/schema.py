@@ -19,6 +19,7 @@ from upward.graphql.relay import (
     Connection,
     build_connection,
     expect_global_id,
+    optional_global_id,
     page_args,
     to_global_id,
     wants_total,
@@ -123,8 +124,6 @@ def notification_obj(row: Any) -> Notification:
 @register_node("Notification")
 async def _notification_nodes(ctx: Any, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
     p = ctx.require_principal()
-    if p.employee_id is None:
-        return {}
     async with ctx.session() as s:
         rows = await service.get_notifications(s, p, ids)
     return {r.id: notification_obj(r) for r in rows}
@@ -387,11 +386,18 @@ async def _delivery_nodes(ctx: Any, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any
 
 
 PAGE_DOC = "Relay pagination: `first` (at most 100) with `after`, or `last` with `before`."
+INBOX_DOC = (
+    " An API key (`notifications:read`; `:write` to mark) names the employee whose inbox it "
+    "means with `employeeId` (required for keys; a person may pass only their own: FORBIDDEN "
+    "otherwise; NOT_FOUND for an id that is no employee)."
+)
 
 
 @strawberry.type
 class RemindersQuery:
-    @strawberry.field(description="Your in-app notifications, newest first. " + PAGE_DOC)
+    @strawberry.field(
+        description="Your in-app notifications, newest first. " + PAGE_DOC + INBOX_DOC
+    )
     async def notifications(
         self,
         info: Info,
@@ -400,24 +406,34 @@ class RemindersQuery:
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
+        employee_id: strawberry.ID | None = None,
     ) -> Connection[Notification]:
         ctx = info.context
         p = ctx.require_principal()
+        owner = optional_global_id(employee_id, "Employee", field="employeeId")
         args = page_args(
             ctx, service.INBOX_ORDER, first=first, after=after, last=last, before=before
         )
         async with ctx.session() as s:
             page = await service.list_notifications(
-                s, p, unread_only=unread_only, page=args, with_count=wants_total(Selection(info))
+                s,
+                p,
+                unread_only=unread_only,
+                page=args,
+                with_count=wants_total(Selection(info)),
+                employee_id=owner,
             )
         return build_connection(ctx, page, service.INBOX_ORDER, notification_obj)
 
-    @strawberry.field(description="How many of your in-app notifications are unread.")
-    async def unread_notification_count(self, info: Info) -> int:
+    @strawberry.field(description="How many of your in-app notifications are unread." + INBOX_DOC)
+    async def unread_notification_count(
+        self, info: Info, employee_id: strawberry.ID | None = None
+    ) -> int:
         ctx = info.context
         p = ctx.require_principal()
+        owner = optional_global_id(employee_id, "Employee", field="employeeId")
         async with ctx.session() as s:
-            return await service.unread_count(s, p)
+            return await service.unread_count(s, p, owner)
 
     @strawberry.field(description="Your notification preferences.")
     async def notification_preferences(self, info: Info) -> NotificationPreferences:
@@ -485,22 +501,30 @@ def _ids(values: list[strawberry.ID], type_name: str, field: str) -> list[uuid.U
 
 @strawberry.type
 class RemindersMutation:
-    @strawberry.mutation(description="Mark some of your notifications read (at most 100).")
+    @strawberry.mutation(
+        description="Mark some of your notifications read (at most 100)." + INBOX_DOC
+    )
     async def mark_notifications_read(
-        self, info: Info, ids: list[strawberry.ID]
+        self, info: Info, ids: list[strawberry.ID], employee_id: strawberry.ID | None = None
     ) -> MarkNotificationsReadPayload:
         raw = _ids(ids, "Notification", "ids")
+        owner = optional_global_id(employee_id, "Employee", field="employeeId")
         async with info.context.mutation() as (s, p):
-            rows = await service.mark_read(s, p, raw)
-            unread = await service.unread_count(s, p)
+            rows = await service.mark_read(s, p, raw, employee_id=owner)
+            unread = await service.unread_count(s, p, owner)
         return MarkNotificationsReadPayload(
             notifications=[notification_obj(r) for r in rows], unread_count=unread
         )
 
-    @strawberry.mutation(description="Mark all your notifications read; returns how many.")
-    async def mark_all_notifications_read(self, info: Info) -> int:
+    @strawberry.mutation(
+        description="Mark all your notifications read; returns how many." + INBOX_DOC
+    )
+    async def mark_all_notifications_read(
+        self, info: Info, employee_id: strawberry.ID | None = None
+    ) -> int:
+        owner = optional_global_id(employee_id, "Employee", field="employeeId")
         async with info.context.mutation() as (s, p):
-            return await service.mark_all_read(s, p)
+            return await service.mark_all_read(s, p, owner)
 
     @strawberry.mutation(description="Change your notification preferences.")
     async def set_notification_preferences(

@@ -69,10 +69,12 @@ async def list_notifications(
     unread_only: bool,
     page: PageArgs,
     with_count: bool = False,
+    employee_id: uuid.UUID | None = None,
 ) -> Page:
-    me = _me(principal)
+    """An in-app inbox, newest first: the viewer's, or the employee an API key names."""
+    owner = await inbox_owner(session, principal, employee_id)
     conds = [
-        t_notification.c.recipient_id == me,
+        t_notification.c.recipient_id == owner,
         sa.literal("in_app") == sa.func.any(t_notification.c.channels),
     ]
     if unread_only:
@@ -82,30 +84,38 @@ async def list_notifications(
     return await paginate(session, stmt, INBOX_ORDER, page, count_stmt=count, with_count=with_count)
 
 
-async def unread_count(session: Executor, principal: Principal) -> int:
-    me = _me(principal)
+async def unread_count(
+    session: Executor, principal: Principal, employee_id: uuid.UUID | None = None
+) -> int:
+    owner = await inbox_owner(session, principal, employee_id)
     rows = await fetch(
         session,
         "select count(*) from notifications where recipient_id = $1 and read_at is null "
         "and 'in_app' = any(channels)",
-        me,
+        owner,
     )
     return int(rows[0][0])
 
 
 async def mark_read(
-    session: Executor, principal: Principal, ids: Sequence[uuid.UUID], *, field: str = "ids"
+    session: Executor,
+    principal: Principal,
+    ids: Sequence[uuid.UUID],
+    *,
+    field: str = "ids",
+    employee_id: uuid.UUID | None = None,
 ) -> list[Any]:
-    """Mark the viewer's notifications read (already read ones keep their time). An id that is
-    not one of the viewer's notifications refuses the whole call (NOT_FOUND, nothing changes)."""
-    me = _me(principal)
+    """Mark notifications of an inbox read (the viewer's, or the one a key names; already read
+    ones keep their time). An id that is not in that inbox refuses the whole call (NOT_FOUND,
+    nothing changes)."""
+    owner = await inbox_owner(session, principal, employee_id)
     wanted = list(dict.fromkeys(ids))
     if len(wanted) > 100:
         raise BadUserInput("at most 100 ids at a time", field=field)
     rows = (
         await session.execute(
             sa.select(t_notification.c.id).where(
-                t_notification.c.id.in_(wanted), t_notification.c.recipient_id == me
+                t_notification.c.id.in_(wanted), t_notification.c.recipient_id == owner
             )
         )
     ).all()
@@ -130,12 +140,14 @@ async def mark_read(
     )
 
 
-async def mark_all_read(session: Executor, principal: Principal) -> int:
-    me = _me(principal)
+async def mark_all_read(
+    session: Executor, principal: Principal, employee_id: uuid.UUID | None = None
+) -> int:
+    owner = await inbox_owner(session, principal, employee_id)
     result = await session.execute(
         sa.update(t_notification)
         .where(
-            t_notification.c.recipient_id == me,
+            t_notification.c.recipient_id == owner,
             t_notification.c.read_at.is_(None),
             sa.literal("in_app") == sa.func.any(t_notification.c.channels),
         )
@@ -147,10 +159,10 @@ async def mark_all_read(session: Executor, principal: Principal) -> int:
 async def get_notifications(
     session: Executor, principal: Principal, ids: list[uuid.UUID]
 ) -> list[Any]:
-    me = _me(principal)
-    stmt = sa.select(t_notification).where(
-        t_notification.c.id.in_(ids), t_notification.c.recipient_id == me
-    )
+    """Notifications by id: a person's own; for an API key, any of its tenant's."""
+    stmt = sa.select(t_notification).where(t_notification.c.id.in_(ids))
+    if principal.kind != "service":
+        stmt = stmt.where(t_notification.c.recipient_id == _me(principal))
     return list((await session.execute(stmt)).all())
 
 
@@ -160,9 +172,9 @@ async def get_notifications(
 async def inbox_owner(
     session: Executor, principal: Principal, employee_id: uuid.UUID | None
 ) -> uuid.UUID:
-    """Whose inbox a live subscription follows. A person follows their own (the id of another
-    employee is FORBIDDEN); an API key names the employee (required). An id that is no
-    employee of the tenant is NOT_FOUND, as one that never existed."""
+    """Whose inbox a request reads or a live subscription follows. A person reads their own
+    (the id of another employee is FORBIDDEN); an API key names the employee (required). An id
+    that is no employee of the tenant is NOT_FOUND, as one that never existed."""
     if principal.kind == "user":
         me = _me(principal)
         if employee_id is None or employee_id == me:
