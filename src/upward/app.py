@@ -210,4 +210,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
         max_upload_bytes=settings.evidence_max_bytes,
     )
     app.state.started_at = time.time()
+    app.state.settings = settings  # routes outside the GraphQL view (SCIM) read it
     return app

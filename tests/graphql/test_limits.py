@@ -35,6 +35,13 @@ async def limited() -> AsyncIterator[GQL]:
         yield GQL(c)
 
 
+SCIM_USER = {
+    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+    "userName": "new.hire@t.example",
+    "name": {"givenName": "New", "familyName": "Hire"},
+}
+
+
 async def _spend(gql: GQL, token: str, n: int) -> list[httpx.Response]:
     return [await gql.raw(CHEAP, token=token) for _ in range(n)]
 
@@ -128,6 +135,40 @@ async def test_unauthenticated_requests_are_limited_per_address(limited: GQL) ->
     assert [r.status_code for r in rs[:6]] == [200] * 6
     assert only_error(rs[0].json())["extensions"]["code"] == "UNAUTHENTICATED"
     assert rs[6].status_code == 429
+
+
+async def test_scim_is_charged_to_the_keys_budget(limited: GQL, make_tenant: Any) -> None:
+    """An identity provider's burst is limited like any other client of its key: each SCIM
+    request is charged (a read 2, a list 1 + count, a write 11), answers carry the headers,
+    and an empty bucket is a SCIM 429 with Retry-After that changes nothing."""
+    t, other = await make_tenant(), await make_tenant()
+    key, other_key = await t.api_key(["scim"]), await other.api_key(["scim"])
+
+    async def scim(method: str, path: str, token: str, **kw: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"}
+        return await limited.client.request(method, f"/scim/v2{path}", headers=headers, **kw)
+
+    r = await scim("GET", "/Users", key, params={"count": "5"})
+    assert r.status_code == 200 and r.headers["ratelimit-remaining"] == "14"  # 20 - (1 + 5)
+    before = r.json()["totalResults"]
+    assert r.headers["ratelimit-policy"] == '20;w=60;comment="cost per key"'
+    r = await scim("GET", "/ServiceProviderConfig", key)
+    assert r.status_code == 200 and r.headers["ratelimit-remaining"] == "12"
+    r = await scim("POST", "/Users", key, json=SCIM_USER)
+    assert r.status_code == 201 and r.headers["ratelimit-remaining"] == "1"
+    r = await scim("POST", "/Users", key, json={**SCIM_USER, "userName": "late@t.example"})
+    assert r.status_code == 429
+    body = r.json()
+    assert body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+    assert body["status"] == "429" and "rate limit exceeded" in body["detail"]
+    assert 1 <= int(r.headers["retry-after"]) <= 60 and r.headers["ratelimit-remaining"] == "1"
+    r = await scim("GET", "/Users", key, params={"filter": 'userName eq "late@t.example"'})
+    assert r.status_code == 429  # a list of up to 100 costs more than what is left
+    # nothing was written, and the other tenant's identity provider is not slowed down
+    r = await scim("GET", "/Users", other_key, params={"count": "1"})
+    assert r.status_code == 200 and r.headers["ratelimit-remaining"] == "18"
+    r = await scim("GET", "/Users", key, params={"count": "0"})  # costs 1: what is left
+    assert r.status_code == 200 and r.json()["totalResults"] == before + 1
 
 
 async def test_query_cost_limit_is_reported(gql: GQL, make_tenant: Any) -> None:

@@ -87,9 +87,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start(name: str) -> Api:
+def _start(name: str, **env_overrides: str) -> Api:
     port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "UPWARD_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "UPWARD_LOG_LEVEL": "WARNING",
+        **env_overrides,
+    }
     cmd = [
         *(sys.executable, "-m", "uvicorn", "--factory", "upward.app:create_app"),
         *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
@@ -686,3 +691,44 @@ class TestTrustedDocuments:
         await wait_subscribed(redis, w.posting_channel, 1)
         await gql(two, APPLY, {"p": w.pgid}, w.tok(APPLICANT))
         assert (await c.next(op))["postingApplicationsChanged"]["kind"] == "CREATED"
+
+
+class TestLimits:
+    async def test_subscribing_is_charged_to_the_rate_limits(
+        self, make_tenant: Any, owner_engine: AsyncEngine, clients: list[Client]
+    ) -> None:
+        """Each subscribe costs what a query with its selection would (the events after it do
+        not); an empty budget refuses the subscription with RATE_LIMITED and `retryAfter`,
+        and one tenant's subscribers do not spend another's."""
+        api = _start("api-limited", UPWARD_RATE_COST_PER_KEY="20", UPWARD_RATE_COST_PER_USER="20")
+        try:
+            await _wait_healthy(api)
+            a = await world(make_tenant, owner_engine)
+            b = await world(make_tenant, owner_engine)
+            key = await Client.bearer(api, a.key)
+            other = await Client.bearer(api, b.key)
+            clients += [key, other]
+            # notificationAdded { id kind subject read data }: 1 + 1 object = 2 per subscribe,
+            # so the key's 20 hold ten; the eleventh (whichever the server takes last) is refused
+            ops = [await key.subscribe(INBOX, {"e": a.t.gid(HIRING)}) for _ in range(11)]
+            deadline = time.monotonic() + TIMEOUT
+            while not any(key.pending(op) for op in ops):
+                assert time.monotonic() < deadline, "no subscription was refused"
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.5)  # time for a second refusal, were there one
+            [refused] = [op for op in ops if key.pending(op)]
+            err = await key.failure(refused)
+            assert err["extensions"]["code"] == "RATE_LIMITED"
+            assert err["extensions"]["limitedBy"] == "key" and err["extensions"]["cost"] == 2
+            assert 1 <= err["extensions"]["retryAfter"] <= 60
+            op = await other.subscribe(INBOX, {"e": b.t.gid(HIRING)})
+            await asyncio.sleep(0.3)
+            assert other.pending(op) == 0  # not refused: a budget of its own
+            # the open subscriptions still deliver: events are not charged
+            await gql(api, KUDOS, {"to": a.t.gid(HIRING)}, a.tok(APPLICANT))
+            for op in ops:
+                if op != refused:
+                    data = await key.next(op)
+                    assert data["notificationAdded"]["kind"] == "EVENT"
+        finally:
+            _stop(api)

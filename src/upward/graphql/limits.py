@@ -19,6 +19,7 @@ from typing import Any
 
 from upward import cache
 from upward.auth.principal import Principal
+from upward.errors import RateLimited
 from upward.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,23 @@ class Decision:
             out.append((b"retry-after", str(self.retry_after).encode()))
         return out
 
+    @property
+    def message(self) -> str:
+        return (
+            f"rate limit exceeded: this request costs {self.cost} and the {self.bucket.name}'s "
+            f"budget ({self.bucket.limit} per {self.window} s) has {self.remaining} left; "
+            f"retry after {self.retry_after} s"
+        )
+
+    def error(self) -> RateLimited:
+        """The RATE_LIMITED error of a refused request (`retryAfter` in seconds)."""
+        return RateLimited(
+            self.message,
+            retryAfter=self.retry_after,
+            cost=self.cost,
+            limitedBy=self.bucket.name,
+        )
+
 
 def buckets(settings: Settings, principal: Principal | None, client_ip: str | None) -> list[Bucket]:
     if principal is None:
@@ -154,3 +172,14 @@ async def charge(
         retry_after=max(1, math.ceil(int(retry_ms) / 1000)),
         window=settings.rate_window_seconds,
     )
+
+
+async def enforce(
+    settings: Settings, principal: Principal | None, client_ip: str | None, cost: int
+) -> Decision | None:
+    """`charge`, raising RATE_LIMITED when a bucket is empty (for transports without a
+    response to put the refusal in: SCIM, subscriptions)."""
+    decision = await charge(settings, principal, client_ip, cost)
+    if decision is not None and not decision.allowed:
+        raise decision.error()
+    return decision

@@ -29,7 +29,7 @@ from upward.development.schema import (
     DevelopmentMutation,
     DevelopmentQuery,
 )
-from upward.errors import BadUserInput, RateLimited
+from upward.errors import BadUserInput
 from upward.graphql import limits
 from upward.graphql.context import RequestContext
 from upward.graphql.cost import make_cost_rule, request_cost
@@ -190,19 +190,9 @@ class RequestPipeline(SchemaExtension):
         decision = await limits.charge(ctx.settings, principal, ctx.client_ip, cost)
         ctx.cost, ctx.rate = cost, decision
         if decision is not None and not decision.allowed:
-            message = (
-                f"rate limit exceeded: this request costs {cost} and the {decision.bucket.name}'s "
-                f"budget ({decision.bucket.limit} per {decision.window} s) has "
-                f"{decision.remaining} left; retry after {decision.retry_after} s"
-            )
-            error = RateLimited(
-                message,
-                retryAfter=decision.retry_after,
-                cost=cost,
-                limitedBy=decision.bucket.name,
-            )
+            error = decision.error()
             ec.result = GraphQLExecutionResult(
-                data=None, errors=[GraphQLError(message, original_error=error)]
+                data=None, errors=[GraphQLError(error.message, original_error=error)]
             )
 
 

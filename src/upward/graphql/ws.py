@@ -40,8 +40,9 @@ from strawberry.types.unset import UNSET
 from upward.auth.keys import client_address
 from upward.auth.scopes import USER_ONLY
 from upward.errors import BadUserInput, Unauthenticated, UpwardError
-from upward.graphql import live
+from upward.graphql import limits, live
 from upward.graphql.context import RequestContext
+from upward.graphql.cost import selection_cost
 from upward.graphql.errors import format_error
 from upward.graphql.persisted import resolve_query
 from upward.graphql.scopes import cached_requirements, missing
@@ -109,10 +110,12 @@ class LiveConnection:
             raise ConnectionRejectionError({"code": exc.code}) from exc
 
     @asynccontextmanager
-    async def event(self, info: Any = None) -> AsyncIterator[RequestContext]:
+    async def event(self, info: Any = None, *, start: bool = True) -> AsyncIterator[RequestContext]:
         """One transaction of the subscriber's tenant, authenticated again, current for the
         resolvers until the block ends (rolled back: nothing is written). With `info`, the
-        operation is checked as a request's would be (`_check_operation`)."""
+        operation is checked as a request's would be (`_check_operation`); at its `start` (the
+        subscribe, not the events after it) it is charged to the rate limits as a request
+        with the same selection would be (RATE_LIMITED when a budget is empty)."""
         if self._token is None:
             raise Unauthenticated("the connection was not initialised")
         ctx = RequestContext(None, self.request_id, self.settings)
@@ -128,6 +131,8 @@ class LiveConnection:
                 raise Unauthenticated("the token now names another tenant")
             if info is not None:
                 await _check_operation(ctx, principal, info)
+                if start:
+                    await limits.enforce(self.settings, principal, self.client_ip, _cost(info))
             yield ctx
         finally:
             try:
@@ -146,7 +151,7 @@ class LiveConnection:
                 msg = live.decode(raw)
                 if msg is None:
                     continue
-                async with self.event(info) as ctx:
+                async with self.event(info, start=False) as ctx:
                     if msg["t"] != str(ctx.require_principal().tenant_id):
                         log.warning("live updates: a message of another tenant on %s", channel)
                         continue
@@ -166,6 +171,12 @@ async def _check_operation(ctx: RequestContext, principal: Any, info: Any) -> No
     if principal.document_collection is not None:
         loc = raw.operation.loc
         await resolve_query(ctx, loc.source.body if loc is not None else "", None)
+
+
+def _cost(info: Any) -> int:
+    """What subscribing costs: 1 + the objects one event's selection may return."""
+    raw = info._raw_info
+    return 1 + selection_cost(raw.operation.selection_set, raw.fragments, frozenset())
 
 
 def live_connection(info: Any) -> LiveConnection:

@@ -51,6 +51,8 @@ from upward.auth.principal import Principal
 from upward.auth.service import authenticate_token, bearer_of
 from upward.db import Executor, app_engine, run_after_commit, take_after_commit
 from upward.errors import BadUserInput, Conflict, Forbidden, NotFound, Unauthenticated, UpwardError
+from upward.graphql import limits
+from upward.graphql.cost import MUTATION_FIELD_COST
 from upward.observability import request_id_var, tenant_var
 from upward.people import service
 from upward.people.validation import (
@@ -59,7 +61,7 @@ from upward.people.validation import (
     optional_text,
     require_text,
 )
-from upward.settings import get_settings
+from upward.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -157,13 +159,19 @@ def _is_bad_text(exc: BaseException) -> bool:
 Handler = Callable[[Request, Executor, Principal], Awaitable[Response]]
 
 
-async def _authenticate(conn: Executor, request: Request) -> Principal:
-    token = bearer_of(request.headers.get("authorization"))
+def _settings(request: Request) -> Settings:
+    """The app's settings (`create_app(settings)`), else the process's."""
+    return getattr(request.app.state, "settings", None) or get_settings()
+
+
+def _client_ip(request: Request, settings: Settings) -> str | None:
     peer = request.client.host if request.client else None
-    ip = client_address(
-        peer, request.headers.get("x-forwarded-for"), get_settings().trusted_proxies
-    )
-    principal, _ = await authenticate_token(conn, token, client_ip=ip)
+    return client_address(peer, request.headers.get("x-forwarded-for"), settings.trusted_proxies)
+
+
+async def _authenticate(conn: Executor, request: Request, client_ip: str | None) -> Principal:
+    token = bearer_of(request.headers.get("authorization"))
+    principal, _ = await authenticate_token(conn, token, client_ip=client_ip)
     tenant_var.set(principal.tenant_slug)
     if principal.kind != "service":
         raise Forbidden(
@@ -173,15 +181,34 @@ async def _authenticate(conn: Executor, request: Request) -> Principal:
     return principal
 
 
+def request_cost(request: Request) -> int:
+    """What a SCIM request costs against the key's rate-limit budget, in the GraphQL API's
+    units: 1 + the resources it may return; a write as a mutation (1 + 10)."""
+    if request.method not in ("GET", "HEAD"):
+        return 1 + MUTATION_FIELD_COST
+    if request.path_params.get("id") is None and request.url.path.rstrip("/").endswith(
+        ("/Users", "/Groups")
+    ):
+        return 1 + _page_params(request)[1]
+    return 2
+
+
 async def _run(request: Request, handler: Handler, *, fields: dict[str, str]) -> Response:
-    """Authenticate, run `handler` in one transaction, commit a write that succeeded; any
-    failure rolls everything back and becomes a SCIM error body."""
+    """Authenticate, charge the key's rate limit, run `handler` in one transaction, commit a
+    write that succeeded; any failure rolls everything back and becomes a SCIM error body.
+    Every answer to an authenticated request carries the RateLimit-* headers."""
     write = request.method not in ("GET", "HEAD")
+    settings = _settings(request)
+    client_ip = _client_ip(request, settings)
+    decision: limits.Decision | None = None
     conn = await app_engine().connect()
     hooks: list[Any] = []
     try:
         await conn.begin()
-        principal = await _authenticate(conn, request)
+        principal = await _authenticate(conn, request, client_ip)
+        decision = await limits.charge(settings, principal, client_ip, request_cost(request))
+        if decision is not None and not decision.allowed:
+            raise decision.error()
         response = await handler(request, conn, principal)
         hooks = take_after_commit(conn)
         if write:
@@ -190,22 +217,31 @@ async def _run(request: Request, handler: Handler, *, fields: dict[str, str]) ->
             await conn.rollback()
     except Exception as exc:
         await _discard(conn)
-        if isinstance(exc, ScimError):
-            return error_response(exc.status, exc.detail, exc.scim_type)
-        if isinstance(exc, UpwardError):
-            return _from_upward(exc, fields)
-        if isinstance(exc, DBAPIError) and _is_bad_text(exc):
-            return error_response(
-                400, "text must not contain NUL characters or invalid UTF-8", "invalidValue"
-            )
-        rid = request_id_var.get() or "-"
-        log.exception("SCIM request failed", extra={"path": request.url.path})
-        return error_response(500, f"Internal server error (request id {rid})")
+        response = _error_of(request, exc, fields)
+        if decision is not None:
+            response.raw_headers.extend(decision.headers())
+        return response
     finally:
         await conn.close()
     if write:
         await run_after_commit(hooks)
+    if decision is not None:
+        response.raw_headers.extend(decision.headers())
     return response
+
+
+def _error_of(request: Request, exc: Exception, fields: dict[str, str]) -> Response:
+    if isinstance(exc, ScimError):
+        return error_response(exc.status, exc.detail, exc.scim_type)
+    if isinstance(exc, UpwardError):
+        return _from_upward(exc, fields)
+    if isinstance(exc, DBAPIError) and _is_bad_text(exc):
+        return error_response(
+            400, "text must not contain NUL characters or invalid UTF-8", "invalidValue"
+        )
+    rid = request_id_var.get() or "-"
+    log.exception("SCIM request failed", extra={"path": request.url.path})
+    return error_response(500, f"Internal server error (request id {rid})")
 
 
 async def _discard(conn: Any) -> None:
