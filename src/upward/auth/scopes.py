@@ -19,7 +19,7 @@ SCOPES: dict[str, str] = {
     "reminders:write": "reminder policies and templates; retry deliveries",
     "notifications:read": "notification inboxes (yours or, for a key, anyone's) and their live "
     "updates",
-    "notifications:write": "mark notifications read",
+    "notifications:write": "mark notifications read; acknowledge and snooze credential reminders",
     "development:read": "skills, career tracks, ladders, development plans, check-ins, "
     "feedback, mentorship, readiness",
     "development:write": "change skills, tracks, plans, check-ins, feedback and mentorship",
