@@ -183,6 +183,36 @@ def cost_micro(repeat: int = 2000) -> list[tuple[str, float]]:
     return out
 
 
+async def _charge_micro(redis_url: str, repeat: int) -> tuple[float, float]:
+    from upward.auth.principal import Principal
+    from upward.graphql import limits
+    from upward.settings import get_settings
+
+    settings = get_settings().model_copy(
+        update={"redis_url": redis_url, "rate_cost_per_key": 10**9, "rate_cost_per_tenant": 10**9}
+    )
+    principal = Principal.service(
+        tenant_id=uuid.uuid4(),
+        tenant_slug="bench-micro",
+        api_key_id=uuid.uuid4(),
+        scopes=frozenset(),
+        timezone="UTC",
+        document_collection=None,
+    )
+    for _ in range(200):
+        await limits.charge(settings, principal, HOST, 12)
+    t0, c0 = time.perf_counter(), time.process_time()
+    for _ in range(repeat):
+        await limits.charge(settings, principal, HOST, 12)
+    return (time.perf_counter() - t0) / repeat * 1e6, (time.process_time() - c0) / repeat * 1e6
+
+
+def charge_micro(redis_url: str, repeat: int = 5000) -> list[tuple[str, float]]:
+    """One rate-limit charge (the Lua call to Redis), µs per call, one after another."""
+    wall, cpu = asyncio.run(_charge_micro(redis_url, repeat))
+    return [("rate-limit charge: wall", wall), ("rate-limit charge: CPU of this process", cpu)]
+
+
 # --- the run -------------------------------------------------------------------------------------
 
 
@@ -389,6 +419,7 @@ def _run(
         s.stop()
 
     micro = cost_micro()
+    charge = charge_micro(args.redis_url)
 
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     print()
@@ -440,6 +471,10 @@ def _run(
         "Validation (the cost rule with it) runs once per distinct document and process, then "
         "comes from a cache; the rate limiter's charge reuses the cached estimate."
     )
+    print()
+    print("Rate limiting, in-process: 5,000 charges one after another (µs per call):")
+    print()
+    print(_table(["step", "µs"], [[n, f"{us:.1f}"] for n, us in charge], left={0}))
     for n in notes:
         print(f"note: {n}")
     print(f"total bench time {time.perf_counter() - t_start:.0f}s")
