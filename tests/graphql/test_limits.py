@@ -4,6 +4,7 @@ every response, RATE_LIMITED with retryAfter, and one tenant's burst never spend
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -169,6 +170,17 @@ async def test_scim_is_charged_to_the_keys_budget(limited: GQL, make_tenant: Any
     assert r.status_code == 200 and r.headers["ratelimit-remaining"] == "18"
     r = await scim("GET", "/Users", key, params={"count": "0"})  # costs 1: what is left
     assert r.status_code == 200 and r.json()["totalResults"] == before + 1
+    # a bad token costs its address 1, as over GraphQL (6 per window here)
+    # (from an address of its own: other tests spend the default client address's budget)
+    app = limited.client._transport.app  # type: ignore[attr-defined]
+    transport = httpx.ASGITransport(app=app, client=(f"198.51.100.{os.getpid() % 250}", 4321))
+    async with httpx.AsyncClient(transport=transport, base_url="http://upward.test") as c:
+        rs = [
+            await c.get("/scim/v2/Users", headers={"Authorization": "Bearer upw_x"})
+            for _ in range(7)
+        ]
+    assert [r.status_code for r in rs] == [401] * 6 + [429]
+    assert rs[-1].headers["retry-after"] and rs[-1].json()["status"] == "429"
 
 
 async def test_query_cost_limit_is_reported(gql: GQL, make_tenant: Any) -> None:

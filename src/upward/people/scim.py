@@ -217,6 +217,11 @@ async def _run(request: Request, handler: Handler, *, fields: dict[str, str]) ->
             await conn.rollback()
     except Exception as exc:
         await _discard(conn)
+        if isinstance(exc, Unauthenticated) and decision is None:
+            # as over GraphQL: a request that fails to authenticate costs its address 1
+            decision = await limits.charge(settings, None, client_ip, 1)
+            if decision is not None and not decision.allowed:
+                exc = decision.error()
         response = _error_of(request, exc, fields)
         if decision is not None:
             response.raw_headers.extend(decision.headers())
