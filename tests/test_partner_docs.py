@@ -273,7 +273,9 @@ class TestVerificationSnippets:
         with pytest.raises(ValueError, match="no valid signature"):
             verify_snippet(secret, {**headers, "webhook-timestamp": str(now - 1)}, BODY)
 
-    @pytest.mark.parametrize("offset", [-301, 301, -3600])
+    # past offsets only grow while the snippet starts (node takes a second or more on a busy
+    # machine); a future one must stay out of tolerance for that long, so it is well beyond
+    @pytest.mark.parametrize("offset", [-301, 600, -3600])
     def test_refuse_a_timestamp_out_of_tolerance(self, verify_snippet: Verify, offset: int) -> None:
         """Signed correctly, but too old (a replay) or too far in the future."""
         secret = webhooks.new_secret()
