@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from upward.credentials.http import ROUTES as evidence_routes
 from upward.db import app_engine, dispose_engines
+from upward.errors import RequestBodyTooLarge
 from upward.graphql.schema import build_schema
 from upward.graphql.view import UpwardGraphQL
 from upward.observability import (
@@ -39,10 +40,6 @@ log = logging.getLogger(__name__)
 access_log = logging.getLogger("upward.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _SIGNED_PATH = re.compile(r"^(/uploads/evidence/|/evidence/).*$")
-
-
-class _BodyTooLarge(Exception):
-    pass
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -105,12 +102,12 @@ class RequestMiddleware:
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
                     if received > limit:
-                        raise _BodyTooLarge
+                        raise RequestBodyTooLarge
                 return message
 
             try:
                 await self.app(scope, receive_limited, send_wrapper)
-            except _BodyTooLarge:
+            except RequestBodyTooLarge:
                 if not status["started"]:
                     await too_large()(scope, receive, send_wrapper)
         finally:

@@ -46,3 +46,8 @@ class Conflict(UpwardError):
 
 class RateLimited(UpwardError):
     code = "RATE_LIMITED"
+
+
+class RequestBodyTooLarge(Exception):
+    """Raised by the request middleware's `receive` once a body exceeds its limit; the
+    middleware answers 413 (handlers let it through)."""

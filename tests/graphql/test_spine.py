@@ -154,6 +154,32 @@ async def test_internal_errors_are_masked_with_request_id(
     )
 
 
+async def test_a_database_outage_while_authenticating_is_a_masked_internal_error(
+    gql: GQL, tok: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A failure before the operation runs (here: no database connection to authenticate in,
+    as when PostgreSQL has no free slots) answers JSON with INTERNAL and the request id, not
+    the server's plain-text 500."""
+    from upward.graphql import context
+
+    class Down:
+        async def connect(self) -> Any:
+            raise OSError("remaining connection slots are reserved (secret detail)")
+
+    monkeypatch.setattr(context, "app_engine", lambda: Down())
+    with caplog.at_level(logging.ERROR, logger="upward.graphql"):
+        r = await gql.client.post(
+            "/graphql",
+            json={"query": "{ departments { name } }"},
+            headers={"authorization": f"Bearer {tok}", "x-request-id": "req-down"},
+        )
+    assert r.status_code == 500 and r.headers["content-type"] == "application/json"
+    err = only_error(r.json())
+    assert err["extensions"] == {"code": "INTERNAL", "requestId": "req-down"}
+    assert "secret" not in r.text and "req-down" in err["message"]
+    assert any("secret detail" in (rec.exc_text or str(rec.exc_info)) for rec in caplog.records)
+
+
 async def test_health_ready_metrics(gql: GQL, tok: str) -> None:
     c = gql.client
     assert (await c.get("/healthz")).json() == {"status": "ok"}

@@ -23,7 +23,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from upward.auth.keys import client_address
-from upward.errors import UpwardError
+from upward.errors import RequestBodyTooLarge, UpwardError
 from upward.graphql.context import RequestContext
 from upward.graphql.errors import format_error
 from upward.graphql.persisted import resolve_query
@@ -74,6 +74,21 @@ def cost_extension(settings: Any, cost: int, decision: Any) -> dict[str, Any]:
             "restoreRate": round(decision.bucket.limit / decision.window, 2),
         }
     return out
+
+
+def internal_error_response() -> Response:
+    """HTTP 500 with the masked INTERNAL error and the request id (the details are logged)."""
+    rid = request_id_var.get() or "-"
+    body = {
+        "data": None,
+        "errors": [
+            {
+                "message": f"Internal server error (request id {rid})",
+                "extensions": {"code": "INTERNAL", "requestId": rid},
+            }
+        ],
+    }
+    return Response(orjson.dumps(body), status_code=500, media_type="application/json")
 
 
 class UpwardGraphQL(LiveView, GraphQL):  # LiveView: subscriptions over WebSocket
@@ -218,6 +233,13 @@ class UpwardGraphQL(LiveView, GraphQL):  # LiveView: subscriptions over WebSocke
                 status_code=exc.status_code,
                 media_type="application/json",
             )
+        except RequestBodyTooLarge:
+            raise  # the request middleware answers 413
+        except Exception:
+            # what failed outside the execution (the database unreachable while authenticating,
+            # say): masked and logged with the request id like any internal error
+            log.exception("request failed")
+            response = internal_error_response()
         await response(scope, receive, send)
 
     async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:
@@ -246,22 +268,7 @@ class UpwardGraphQL(LiveView, GraphQL):  # LiveView: subscriptions over WebSocke
                 await ctx.finish(commit=ctx.wrote)
             except Exception:
                 log.exception("commit failed")
-                rid = request_id_var.get() or "-"
-                return Response(
-                    orjson.dumps(
-                        {
-                            "data": None,
-                            "errors": [
-                                {
-                                    "message": f"Internal server error (request id {rid})",
-                                    "extensions": {"code": "INTERNAL", "requestId": rid},
-                                }
-                            ],
-                        }
-                    ),
-                    status_code=500,
-                    media_type="application/json",
-                )
+                return internal_error_response()
         GRAPHQL_LATENCY.labels(operation=operation_label(op_name)).observe(
             time.perf_counter() - started
         )

@@ -201,7 +201,10 @@ async def _run(request: Request, handler: Handler, *, fields: dict[str, str]) ->
     settings = _settings(request)
     client_ip = _client_ip(request, settings)
     decision: limits.Decision | None = None
-    conn = await app_engine().connect()
+    try:
+        conn = await app_engine().connect()
+    except Exception as exc:  # no database connection: masked, logged with the request id
+        return _error_of(request, exc, fields)
     hooks: list[Any] = []
     try:
         await conn.begin()
