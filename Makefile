@@ -8,7 +8,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 	2>/dev/null && { echo $$p; break; }; done)
 
-.PHONY: dev test install lint fmt schema bench bench-credentials bench-reminders bench-development bench-mobility bench-recognition bench-partners clean
+.PHONY: dev test test-pgbouncer install lint fmt schema bench bench-credentials bench-reminders bench-development bench-mobility bench-recognition bench-partners soak clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required"; exit 1; }
@@ -24,6 +24,15 @@ dev: $(STAMP)  ## API + worker + scheduler with demo tenants (embedded services 
 
 test: $(STAMP)  ## the whole suite
 	$(BIN)/pytest -q
+
+# the suites that show tenancy holds behind a pooler: isolation, workers (actors and worker
+# processes), GraphQL (API and subscription processes) and the PgBouncer leak test
+PGBOUNCER_TESTS := tests/tenancy tests/workers tests/graphql tests/scale/test_pgbouncer.py \
+	$(filter-out tests/tenancy/% tests/workers/%,\
+	  $(wildcard tests/*/test_isolation*.py tests/*/test_*workers.py))
+
+test-pgbouncer: $(STAMP)  ## those suites with the app role through a PgBouncer the tests start (needs the pgbouncer binary)
+	UPWARD_TEST_PGBOUNCER=1 $(BIN)/pytest -q $(PGBOUNCER_TESTS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -56,6 +65,9 @@ bench-recognition: $(STAMP)  ## feed, leaderboards and insights over 10,000 peop
 
 bench-partners: $(STAMP)  ## per-request overhead of API-key auth, rate limiting, APQ and cost analysis vs a plain request (BENCH_DATABASE_URL/BENCH_REDIS_URL, default: local server)
 	$(BIN)/python -m bench.partners $(BENCH_ARGS)
+
+soak: $(STAMP)  ## load and soak: web + partner mix over 100 tenants, 10 min quiet then 10 min noisy neighbour, RSS sampled (SOAK_DATABASE_URL/SOAK_REDIS_URL, default: local server)
+	$(BIN)/python -m bench.soak $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .ruff_cache

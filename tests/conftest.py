@@ -82,6 +82,12 @@ from upward.settings import reset_settings  # noqa: E402
 
 reset_settings()
 
+_pgbouncer = None
+if os.environ.get("UPWARD_TEST_PGBOUNCER") == "1":  # the app role's URL through a PgBouncer
+    from tests.scale.pgbouncer import route_app_through_pgbouncer
+
+    _pgbouncer = route_app_through_pgbouncer(TEST_DB)
+
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     from upward.migrate import upgrade
@@ -123,6 +129,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shutil.rmtree(_DATA_DIR, ignore_errors=True)
+    if _pgbouncer is not None:
+        _pgbouncer.stop()
     if _embedded is not None:
         _embedded.stop()
 

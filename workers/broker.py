@@ -26,9 +26,11 @@ from upward.settings import get_settings
 
 
 class DisposeEngines(dramatiq.Middleware):
-    """Close the worker loop's database pool before the loop stops."""
+    """Close the worker loop's database pool once the actors have finished (after the worker's
+    shutdown, which waits for them) and before AsyncIO stops the loop: it comes after AsyncIO in
+    the middleware list, and dramatiq runs `after_*` hooks in reverse list order."""
 
-    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         from dramatiq.asyncio import get_event_loop_thread
 
         from upward.db import dispose_engines

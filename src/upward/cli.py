@@ -11,7 +11,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from upward.observability import configure_logging
 from upward.settings import get_settings
@@ -99,6 +101,139 @@ def cmd_tenants_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+def _print_counts(tables: list[Any]) -> None:
+    """Each table with rows (in load order), then the totals."""
+    full = [t for t in tables if t.rows]
+    empty = [t.name for t in tables if not t.rows]
+    width = max((len(t.name) for t in full), default=0)
+    for t in full:
+        print(f"  {t.name:<{width}}  {t.rows:>9}", file=sys.stderr)
+    total = sum(t.rows for t in full)
+    print(f"  {len(tables)} tables ({len(empty)} empty), {total} rows", file=sys.stderr)
+
+
+def _transfer(go: Callable[[], Awaitable[int]]) -> int:
+    """Run a transfer coroutine factory; a refusal or failure is one line and exit code 1."""
+    import asyncpg
+
+    from upward.db import dispose_engines
+    from upward.tenancy.transfer import TransferError
+
+    async def run() -> int:
+        try:
+            return await go()
+        finally:
+            await dispose_engines()
+
+    try:
+        return asyncio.run(run())
+    except TransferError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (OSError, asyncpg.PostgresError) as exc:  # the disk, the store, the database
+        log.exception("tenant transfer failed")
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+def cmd_tenants_export(args: argparse.Namespace) -> int:
+    _ensure_services()
+    from upward.tenancy.transfer import default_archive_name, export_tenant
+
+    output = Path(args.output or default_archive_name(args.slug))
+    if output.is_dir():
+        output = output / default_archive_name(args.slug)
+
+    async def go() -> int:
+        r = await export_tenant(args.slug, output)
+        print(f"exported {r.slug} ({r.tenant_id}) at revision {r.revision}", file=sys.stderr)
+        _print_counts(r.tables)
+        print(f"  evidence files: {r.evidence} ({_size(r.evidence_bytes)})", file=sys.stderr)
+        for key in r.missing_evidence:
+            print(
+                f"  warning: evidence {key} has a row but no file: not in the archive",
+                file=sys.stderr,
+            )
+        print(
+            f"archive {r.archive.resolve()} ({_size(r.size)}) in {r.seconds:.2f} s", file=sys.stderr
+        )
+        return 0
+
+    return _transfer(go)
+
+
+def cmd_tenants_import(args: argparse.Namespace) -> int:
+    _ensure_services()
+    from upward.tenancy.transfer import import_tenant
+
+    async def go() -> int:
+        r = await import_tenant(Path(args.archive))
+        print(f"imported {r.slug} ({r.tenant_id}) at revision {r.revision}", file=sys.stderr)
+        _print_counts(r.tables)
+        print(f"  evidence files: {r.evidence}", file=sys.stderr)
+        print(
+            f"in {r.seconds:.2f} s; its status is as exported "
+            f"(`upward tenants activate {r.slug}` to open it)",
+            file=sys.stderr,
+        )
+        return 0
+
+    return _transfer(go)
+
+
+def _operator() -> str:
+    import getpass
+    import socket
+
+    who = os.environ.get("SUDO_USER") or getpass.getuser()
+    return f"{who}@{socket.gethostname()}"
+
+
+def cmd_tenants_erase(args: argparse.Namespace) -> int:
+    _ensure_services()
+    from upward.tenancy.transfer import erase_tenant
+
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print(
+                f"error: erasing {args.slug} deletes all of its data for good: pass --yes "
+                "(or run it in a terminal and type the slug)",
+                file=sys.stderr,
+            )
+            return 1
+        typed = input(
+            f"This deletes every row and file of {args.slug!r} for good. Type the slug to confirm: "
+        )
+        if typed.strip() != args.slug:
+            print("not confirmed: nothing was erased", file=sys.stderr)
+            return 1
+
+    async def go() -> int:
+        r = await erase_tenant(
+            args.slug, erased_by=args.by or _operator(), reason=args.reason, force=args.force
+        )
+        print(
+            f"erased {r.slug} ({r.tenant_id}); record {r.erasure_id} in upward_ops.tenant_erasures",
+            file=sys.stderr,
+        )
+        _print_counts(r.tables)
+        print(f"  evidence files: {r.evidence}; redis keys: {r.redis_keys}", file=sys.stderr)
+        for problem in r.problems:
+            print(f"  error: cleanup after the commit: {problem}", file=sys.stderr)
+        print(f"in {r.seconds:.2f} s", file=sys.stderr)
+        return 1 if r.problems else 0
+
+    return _transfer(go)
+
+
 def cmd_documents_register(args: argparse.Namespace) -> int:
     _ensure_services()
     from upward.db import dispose_engines, owner_engine
@@ -184,38 +319,27 @@ def cmd_export_schema(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     _ensure_services()
-    import uvicorn
+    from upward.serving import serve
 
     settings = get_settings()
-    uvicorn.run(
-        "upward.app:create_app",
-        factory=True,
+    return serve(
         host=args.host or settings.host,
         port=args.port or settings.port,
         workers=args.workers,
-        log_config=None,
-        access_log=False,
-        loop="uvloop",
-        http="httptools",
-        lifespan="on",
+        graceful_timeout=args.graceful_timeout,
     )
-    return 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
     _ensure_services()
-    from dramatiq.cli import main as dramatiq_main
-    from dramatiq.cli import make_argument_parser
+    from upward.serving import run_worker
 
     settings = get_settings()
-    argv = [
-        "workers",
-        "--processes",
-        str(args.processes or settings.worker_processes),
-        "--threads",
-        str(args.threads or settings.worker_threads),
-    ]
-    return int(dramatiq_main(make_argument_parser().parse_args(argv)) or 0)
+    return run_worker(
+        processes=args.processes or settings.worker_processes,
+        threads=args.threads or settings.worker_threads,
+        shutdown_timeout=args.shutdown_timeout,
+    )
 
 
 def cmd_scheduler(args: argparse.Namespace) -> int:
@@ -361,11 +485,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host")
     s.add_argument("--port", type=int)
     s.add_argument("--workers", type=int, default=1, help="API processes")
+    s.add_argument(
+        "--graceful-timeout",
+        type=int,
+        metavar="SECONDS",
+        help="on SIGTERM, wait at most this long for requests in flight (default: no limit)",
+    )
     s.set_defaults(fn=cmd_serve)
 
     w = sub.add_parser("worker", help="run the dramatiq worker fleet")
     w.add_argument("--processes", type=int)
     w.add_argument("--threads", type=int)
+    w.add_argument(
+        "--shutdown-timeout",
+        type=int,
+        metavar="SECONDS",
+        help="on SIGTERM, wait at most this long for running actors (default: 600)",
+    )
     w.set_defaults(fn=cmd_worker)
 
     sc = sub.add_parser("scheduler", help="run the periodic-job scheduler")
@@ -390,6 +526,28 @@ def build_parser() -> argparse.ArgumentParser:
         )
         tv.add_argument("slug")
         tv.set_defaults(fn=cmd_tenants_status, status=status)
+    te = tsub.add_parser(
+        "export", help="write a tenant's rows and evidence files to one archive (.tar.gz)"
+    )
+    te.add_argument("slug")
+    te.add_argument(
+        "-o", "--output", help="archive file or folder (default: ./SLUG-<UTC time>.tar.gz)"
+    )
+    te.set_defaults(fn=cmd_tenants_export)
+    ti = tsub.add_parser(
+        "import", help="restore an exported tenant (same ids) into this deployment"
+    )
+    ti.add_argument("archive")
+    ti.set_defaults(fn=cmd_tenants_import)
+    tx = tsub.add_parser(
+        "erase", help="delete every row and file of a tenant, keeping a record of the erasure"
+    )
+    tx.add_argument("slug")
+    tx.add_argument("--yes", action="store_true", help="do not ask to type the slug")
+    tx.add_argument("--force", action="store_true", help="erase even if the tenant is active")
+    tx.add_argument("--by", help="who erases, for the record (default: user@host)")
+    tx.add_argument("--reason", help="why, for the record (a ticket, a request)")
+    tx.set_defaults(fn=cmd_tenants_erase)
 
     d = sub.add_parser("documents", help="trusted documents (registered operations)")
     dsub = d.add_subparsers(dest="documents_command", required=True)

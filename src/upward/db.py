@@ -6,6 +6,8 @@ Two roles, two engines:
 
 The tenant is set per transaction with `set_config('app.tenant_id', $1, true)` (transaction-local),
 never per connection, so a pooled connection carries nothing from one transaction to the next.
+That is also what lets the app engine run behind PgBouncer in transaction pooling mode
+(`UPWARD_DB_PGBOUNCER`, see `connect_args` and docs/scaling.md, "Behind PgBouncer").
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
 from upward.settings import get_settings, sqlalchemy_url
+
+log = logging.getLogger("upward.db")
 
 SET_TENANT_SQL = text("select set_config('app.tenant_id', :tenant_id, true)")
 
@@ -43,22 +47,93 @@ def _cached(name: str, make: Any) -> AsyncEngine:
     return entry[1]
 
 
-def _make_engine(url: str, *, pool_size: int, max_overflow: int, app_name: str) -> AsyncEngine:
-    settings = get_settings()
-    return create_async_engine(
+IDLE_IN_TRANSACTION_MS = 60_000  # fixed (docs/configuration.md)
+
+
+def connect_args(app_name: str, *, pgbouncer: bool = False) -> dict[str, Any]:
+    """asyncpg's connect arguments.
+
+    Direct to PostgreSQL: the session limits travel as startup parameters, and prepared
+    statements are cached per connection (SQLAlchemy's cache, then asyncpg's).
+
+    Behind PgBouncer in transaction pooling mode (which knows nothing of prepared statements
+    before 1.21; Debian 12 ships 1.18), a client's next transaction may run on another server
+    connection, and a server connection serves many clients. So:
+    - no named prepared statements at all: both caches are off, and SQLAlchemy's statement
+      name is `""`, PostgreSQL's unnamed statement, which every Parse replaces. A name could
+      be missing on the next transaction's server or already taken there by another process;
+      unique names (uuid) would pile up on the servers, since nothing deallocates them. asyncpg
+      sends Parse/Describe/Flush and then Bind/Execute/Sync, with no ReadyForQuery between, so
+      PgBouncer keeps both halves on one server even outside a transaction. `fetch` uses the
+      unnamed statement too (asyncpg does with its cache off).
+    - only `application_name` as a startup parameter (PgBouncer tracks it per client): it
+      refuses the others, and with `ignore_startup_parameters` it would drop them silently.
+      `statement_timeout` and `idle_in_transaction_session_timeout` are set on the server
+      connections instead (PgBouncer's `connect_query`, or `ALTER ROLE upward_app SET ...`);
+      the first connection of the engine checks them (`_check_server_limits`).
+    """
+    if not pgbouncer:
+        return {
+            "server_settings": {
+                "application_name": app_name,
+                "statement_timeout": str(get_settings().db_statement_timeout_ms),
+                "idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_MS),
+            }
+        }
+    return {
+        "server_settings": {"application_name": app_name},
+        "statement_cache_size": 0,  # asyncpg: unnamed statements for fetch() and prepare()
+        "prepared_statement_cache_size": 0,  # SQLAlchemy's adapter: no cache ...
+        "prepared_statement_name_func": _unnamed,  # ... and the unnamed statement, always
+    }
+
+
+def _unnamed() -> str:
+    return ""
+
+
+def _make_engine(
+    url: str, *, pool_size: int, max_overflow: int, app_name: str, pgbouncer: bool = False
+) -> AsyncEngine:
+    engine = create_async_engine(
         sqlalchemy_url(url),
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=False,
         pool_recycle=1800,
-        connect_args={
-            "server_settings": {
-                "application_name": app_name,
-                "statement_timeout": str(settings.db_statement_timeout_ms),
-                "idle_in_transaction_session_timeout": "60000",
-            }
-        },
+        connect_args=connect_args(app_name, pgbouncer=pgbouncer),
     )
+    if pgbouncer:
+        event.listen(engine.sync_engine, "connect", _check_server_limits, once=True)
+    return engine
+
+
+_LIMITS_SQL = (
+    "select name, setting from pg_settings"
+    " where name in ('statement_timeout', 'idle_in_transaction_session_timeout')"
+)
+
+
+def _check_server_limits(dbapi_connection: Any, _record: Any) -> None:
+    """Behind PgBouncer the limits come from the server side, not from us: say so, once per
+    engine, when a server connection has other values than the settings ask for."""
+    try:
+        rows = dbapi_connection.run_async(lambda conn: conn.fetch(_LIMITS_SQL))
+    except Exception:  # the connection's own first query will fail and report it
+        log.warning("could not read the server's statement limits", exc_info=True)
+        return
+    got = {r["name"]: r["setting"] for r in rows}
+    want = {
+        "statement_timeout": str(get_settings().db_statement_timeout_ms),
+        "idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_MS),
+    }
+    if got != want:
+        log.warning(
+            "behind PgBouncer, the server connections have %s, not %s: set them with"
+            " PgBouncer's connect_query or ALTER ROLE upward_app SET (docs/scaling.md)",
+            got,
+            want,
+        )
 
 
 def app_engine() -> AsyncEngine:
@@ -67,7 +142,11 @@ def app_engine() -> AsyncEngine:
     return _cached(
         "app",
         lambda: _make_engine(
-            s.app_url(), pool_size=s.db_pool_size, max_overflow=s.db_max_overflow, app_name="upward"
+            s.app_url(),
+            pool_size=s.db_pool_size,
+            max_overflow=s.db_max_overflow,
+            app_name="upward",
+            pgbouncer=s.db_pgbouncer,
         ),
     )
 

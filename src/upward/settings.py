@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     db_pool_size: int = 20
     db_max_overflow: int = 10
     db_statement_timeout_ms: int = 15_000
+    # the app URL goes through PgBouncer in transaction pooling mode: no named prepared
+    # statements, session limits set on PgBouncer's side (docs/scaling.md, Behind PgBouncer)
+    db_pgbouncer: bool = False
 
     redis_url: str | None = Field(
         default=None, validation_alias=AliasChoices("REDIS_URL", "UPWARD_REDIS_URL")

@@ -36,7 +36,13 @@ TOKEN_LENGTH = len(TOKEN_PREFIX) + 2 * _ID_WIDTH + _SECRET_WIDTH + _CHECK_WIDTH
 DISPLAY_PREFIX_LENGTH = len(TOKEN_PREFIX) + 8
 LAST_USED_EVERY = timedelta(seconds=60)  # last_used_at is written at most this often per key
 
-_AUTHENTICATE_KEY = "select * from upward_authenticate_key($1::uuid, $2::uuid)"
+# named columns, not `*` (see auth/service.py)
+_AUTHENTICATE_KEY = (
+    "select id, name, secret_hash, previous_secret_hash, previous_valid_until, scopes, "
+    "allowed_cidrs, document_collection, expires_at, revoked_at, last_used_at, tenant_id, "
+    "tenant_slug, tenant_timezone, trusted_documents_only "
+    "from upward_authenticate_key($1::uuid, $2::uuid)"
+)
 
 
 def _encode(data: bytes, width: int) -> str:

@@ -20,7 +20,14 @@ from upward.errors import Unauthenticated
 # RLS) finds the active tenant, sets app.tenant_id for this transaction and looks the employee
 # up under it. Columns: the employee's (as in EMPLOYEE_FIELDS), has_reports, tenant slug and
 # timezone. No row: no such active tenant; a NULL id: no such active employee.
-_AUTHENTICATE = "select * from upward_authenticate($1::uuid, $2::text, $3::uuid, $4::text)"
+# The columns are named, not `*`: a release's cached statement then survives a later migration
+# that adds a column to the function's result (expand/contract, docs/operations.md).
+_AUTHENTICATE = (
+    "select tenant_id, id, email, name, title, job_level, manager_id, department_id, "
+    "location_id, roles, status, timezone, hire_date, offboarded_at, created_at, updated_at, "
+    "external_id, has_reports, tenant_slug, tenant_timezone, tenant_trusted_documents_only "
+    "from upward_authenticate($1::uuid, $2::text, $3::uuid, $4::text)"
+)
 
 
 def _as_uuid(value: str) -> uuid.UUID | None:

@@ -161,12 +161,8 @@ class Reminder(SQLModel, table=True):
         ),
         tenant_fk(["credential_id"], "credentials", "reminders_credential_fkey", "CASCADE"),
         tenant_fk(["recipient_id"], "employees", "reminders_recipient_fkey", "CASCADE"),
-        tenant_fk(
-            ["notification_id"],
-            "notifications",
-            "reminders_notification_fkey",
-            "SET NULL (notification_id)",
-        ),
+        # no ON DELETE action: Citus refuses SET NULL on a key holding tenant_id (0016)
+        tenant_fk(["notification_id"], "notifications", "reminders_notification_fkey"),
         sa.Index(
             "reminders_digest_idx",
             "tenant_id",
