@@ -149,3 +149,31 @@ async def test_register_refuses_invalid_documents(tmp_path: Path, capsys: Any) -
     assert await cli("documents", "register", str(tmp_path), "--tenant", "acme") == 1
     err = capsys.readouterr().err
     assert "bad.graphql" in err and "nothing registered" in err
+
+
+async def test_redis_unreachable_persisted_queries_and_limits_fail_open(
+    gql: GQL, make_tenant: Any, monkeypatch: Any
+) -> None:
+    """With Redis gone (a failover, say), requests are still served: the rate limiter lets them
+    through unlimited (no RateLimit headers), a hash alone is a miss, and the text with its hash
+    runs without being stored."""
+    import redis.asyncio as aioredis
+
+    from upward import cache
+    from upward.graphql import limits
+
+    down = aioredis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
+    monkeypatch.setattr(cache, "redis", lambda: down)
+    monkeypatch.setattr(limits, "_script", {})
+    t = await make_tenant()
+    token = t.token("dev@t.example")
+    r = await gql.client.post(
+        "/graphql", json={"query": QUERY}, headers={"authorization": f"Bearer {token}"}
+    )
+    assert r.status_code == 200 and "errors" not in r.json()
+    assert "ratelimit-limit" not in r.headers
+    miss = await _post(gql, token, extensions=_pq())
+    assert only_error(miss)["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+    ran = await _post(gql, token, query=QUERY, extensions=_pq())
+    assert {d["name"] for d in ran["data"]["departments"]} == {"Engineering", "People"}
+    await down.aclose()

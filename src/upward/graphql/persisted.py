@@ -15,6 +15,7 @@ PERSISTED_QUERY_NOT_IN_LIST before it is parsed.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import time
 import uuid
@@ -29,6 +30,8 @@ from graphql import GraphQLError, parse, validate
 from upward import cache
 from upward.db import fetch
 from upward.errors import BadUserInput, UpwardError
+
+log = logging.getLogger(__name__)
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 _TRUSTED_TTL = 60.0  # seconds a trusted document found in the database is remembered
@@ -135,7 +138,12 @@ async def resolve_query(
                     "not registered"
                 )
         elif principal is not None:
-            await cache.redis().set(_apq_key(ctx, digest), query, ex=ctx.settings.apq_ttl_seconds)
+            try:
+                await cache.redis().set(
+                    _apq_key(ctx, digest), query, ex=ctx.settings.apq_ttl_seconds
+                )
+            except Exception:  # Redis unreachable: run the text, store it next time
+                log.warning("persisted queries: cannot store the query", exc_info=True)
         return query
     if principal is None:
         return None  # authentication failed: answer that, not a cache miss
@@ -144,7 +152,11 @@ async def resolve_query(
         if text is None:
             raise PersistedQueryNotInList("no registered operation has this hash")
         return text
-    raw = await cache.redis().get(_apq_key(ctx, digest))
+    try:
+        raw = await cache.redis().get(_apq_key(ctx, digest))
+    except Exception:  # Redis unreachable: a miss (the client sends the text with the hash)
+        log.warning("persisted queries: cannot read the store", exc_info=True)
+        raw = None
     if raw is None:
         text = await _trusted_text(ctx, "*", digest)
         if text is None:
