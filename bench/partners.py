@@ -58,6 +58,7 @@ from bench.run import (  # noqa: E402
     free_port,
     http_request,
     idle_check,
+    markdown_table,
     post_json,
     run_http_load,
     start_server,
@@ -461,11 +462,11 @@ def _run(
                     "-" if r.server_cpu is None else f"{r.server_cpu * 100:.0f}%",
                 ]
             )
-    print(_table(head, rows, left={0, 1}))
+    print(markdown_table(head, rows, left={0, 1}))
     print()
     print("Cost analysis, in-process, for a document not seen before (µs per call):")
     print()
-    print(_table(["step", "µs"], [[n, f"{us:.1f}"] for n, us in micro], left={0}))
+    print(markdown_table(["step", "µs"], [[n, f"{us:.1f}"] for n, us in micro], left={0}))
     print()
     print(
         "Validation (the cost rule with it) runs once per distinct document and process, then "
@@ -474,35 +475,12 @@ def _run(
     print()
     print("Rate limiting, in-process: 5,000 charges one after another (µs per call):")
     print()
-    print(_table(["step", "µs"], [[n, f"{us:.1f}"] for n, us in charge], left={0}))
+    print(markdown_table(["step", "µs"], [[n, f"{us:.1f}"] for n, us in charge], left={0}))
     for n in notes:
         print(f"note: {n}")
     print(f"total bench time {time.perf_counter() - t_start:.0f}s")
     failed = [r for r in results.values() if r.errors]
     return 2 if failed else 0
-
-
-def _table(head: list[str], rows: list[list[str]], left: set[int]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
-
-    def fmt(cells: list[str]) -> str:
-        return (
-            "| "
-            + " | ".join(
-                c.ljust(w) if i in left else c.rjust(w)
-                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-            )
-            + " |"
-        )
-
-    sep = (
-        "|"
-        + "|".join(
-            ("-" * (w + 2)) if i in left else ("-" * (w + 1) + ":") for i, w in enumerate(widths)
-        )
-        + "|"
-    )
-    return "\n".join([fmt(head), sep, *(fmt(r) for r in rows)])
 
 
 if __name__ == "__main__":

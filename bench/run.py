@@ -782,6 +782,32 @@ def check_page(
 # --- orchestration ---------------------------------------------------------------------------------
 
 
+def markdown_table(head: list[str], rows: list[list[str]], left: set[int]) -> str:
+    """A Markdown table: columns in `left` left-aligned, the others right-aligned."""
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(head)
+    ]
+
+    def fmt(cells: list[str]) -> str:
+        return (
+            "| "
+            + " | ".join(
+                c.ljust(w) if i in left else c.rjust(w)
+                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+            )
+            + " |"
+        )
+
+    sep = (
+        "|"
+        + "|".join(
+            ("-" * (w + 2)) if i in left else ("-" * (w + 1) + ":") for i, w in enumerate(widths)
+        )
+        + "|"
+    )
+    return "\n".join([fmt(head), sep, *(fmt(r) for r in rows)])
+
+
 def _table(results: list[Result], targets: list[str], queries: list[str]) -> str:
     by = {(r.target, r.query): r for r in results}
 

@@ -78,6 +78,7 @@ from bench.run import (  # noqa: E402
     _read_response,
     free_port,
     http_request,
+    markdown_table,
     start_server,
     wait_ready,
 )
@@ -1321,31 +1322,6 @@ def settle(env: Env, timeout: float, due_max: int = 50, queued_max: int = 50) ->
 # --- report ----------------------------------------------------------------------------------
 
 
-def table(head: list[str], rows: list[list[str]], left: set[int]) -> str:
-    widths = [
-        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(head)
-    ]
-
-    def fmt(cells: list[str]) -> str:
-        return (
-            "| "
-            + " | ".join(
-                c.ljust(w) if i in left else c.rjust(w)
-                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-            )
-            + " |"
-        )
-
-    sep = (
-        "|"
-        + "|".join(
-            ("-" * (w + 2)) if i in left else ("-" * (w + 1) + ":") for i, w in enumerate(widths)
-        )
-        + "|"
-    )
-    return "\n".join([fmt(head), sep, *(fmt(r) for r in rows)])
-
-
 def _ms(v: float) -> str:
     return "-" if v is None or math.isnan(v) else f"{v:.1f}"
 
@@ -1398,7 +1374,7 @@ def print_run(r: dict[str, Any], weights: list[float], tenants: int) -> None:
         ]
     )
     print(
-        table(
+        markdown_table(
             ["operation", "client", "mix", "requests", "req/s", "errors", "p50 ms", "p99 ms"],
             rows,
             left={0, 1},
@@ -1464,7 +1440,7 @@ def print_rss(r: dict[str, Any], args: argparse.Namespace) -> None:
                 ]
             )
     print(
-        table(
+        markdown_table(
             ["process", "start MB", "end MB", "max MB", "MB/min", "2nd half MB / limit", "verdict"],
             rows,
             left={0, 6},
@@ -1538,7 +1514,7 @@ def compare(
             ]
         )
     lines.append(
-        table(
+        markdown_table(
             [
                 "operation (other tenants)",
                 "quiet n",
