@@ -417,3 +417,15 @@ async def count_statements(app_engine: AsyncEngine) -> AsyncIterator[StatementCo
     finally:
         STATEMENT_HOOKS.remove(counter.raw)
         sa.event.remove(app_engine.sync_engine, "before_cursor_execute", counter)
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Any]:
+    """A client of the suite's Redis (REDIS_URL), closed after the test."""
+    import redis.asyncio as aioredis
+
+    r = aioredis.Redis.from_url(os.environ["REDIS_URL"])
+    try:
+        yield r
+    finally:
+        await r.aclose()

@@ -22,15 +22,6 @@ TIMEOUT = 10.0
 
 
 @pytest.fixture
-async def redis() -> AsyncIterator[aioredis.Redis]:
-    r = aioredis.Redis.from_url(os.environ["REDIS_URL"])
-    try:
-        yield r
-    finally:
-        await r.aclose()
-
-
-@pytest.fixture
 async def bc() -> AsyncIterator[live.Broadcaster]:
     b = live.Broadcaster(os.environ["REDIS_URL"], max_backoff=0.2)
     try:

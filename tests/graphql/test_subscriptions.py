@@ -136,15 +136,6 @@ async def apis() -> AsyncIterator[tuple[Api, Api]]:
         _stop(two)
 
 
-@pytest.fixture
-async def redis() -> AsyncIterator[aioredis.Redis]:
-    r = aioredis.Redis.from_url(os.environ["REDIS_URL"])
-    try:
-        yield r
-    finally:
-        await r.aclose()
-
-
 async def wait_subscribed(r: aioredis.Redis, channel: str, n: int) -> None:
     """Until `n` connections (one per API process) listen on `channel`."""
     deadline = time.monotonic() + TIMEOUT

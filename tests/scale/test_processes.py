@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 import socket
 import time
 import uuid
@@ -81,15 +80,6 @@ async def fleet() -> AsyncIterator[Fleet]:
 
 
 @pytest.fixture
-async def live() -> AsyncIterator[aioredis.Redis]:
-    r = aioredis.Redis.from_url(os.environ["REDIS_URL"])
-    try:
-        yield r
-    finally:
-        await r.aclose()
-
-
-@pytest.fixture
 async def clients() -> AsyncIterator[list[Client]]:
     opened: list[Client] = []
     try:
@@ -144,7 +134,7 @@ class TestOneBehaviour:
         fleet: Fleet,
         make_tenant: Any,
         owner_engine: AsyncEngine,
-        live: aioredis.Redis,
+        redis: aioredis.Redis,
         clients: list[Client],
     ) -> None:
         """Two schedulers tick every half second (one of them claims each slot), two worker
@@ -158,7 +148,7 @@ class TestOneBehaviour:
             c = await Client.bearer(api, t.token(email))
             clients.append(c)
             subs.append((c, await c.subscribe(INBOX), email))
-            await subscribed(live, s.channel(t.id, "inbox", t.ids[email]))
+            await subscribed(redis, s.channel(t.id, "inbox", t.ids[email]))
         schedulers = [s.scheduler(f"scheduler-{i}", tenants=[t.slug]) for i in (1, 2)]
         deadline = time.monotonic() + 90
         while (state := await _deliveries(owner_engine, t)) != {("in_app", "sent"): HOLDERS}:
@@ -195,7 +185,7 @@ class TestOneBehaviour:
         fleet: Fleet,
         make_tenant: Any,
         owner_engine: AsyncEngine,
-        live: aioredis.Redis,
+        redis: aioredis.Redis,
         clients: list[Client],
     ) -> None:
         s = fleet.stack
@@ -207,7 +197,7 @@ class TestOneBehaviour:
             c = await Client.bearer(sub_api, t.token(email))
             clients.append(c)
             op = await c.subscribe(INBOX)
-            await subscribed(live, s.channel(t.id, "inbox", t.ids[email]))
+            await subscribed(redis, s.channel(t.id, "inbox", t.ids[email]))
             await gql(mut_api, KUDOS, {"to": t.gid(email)}, t.token("lead@t.example"))
             got = (await c.next(op))["notificationAdded"]
             assert got["kind"] == "EVENT" and got["read"] is False
