@@ -1637,8 +1637,8 @@ def main(argv: list[str] | None = None) -> int:
         "--noisy-connections",
         type=int,
         default=None,
-        help="connections of the noisy tenant's extra traffic (default: twice the share of "
-        "--concurrency its extra rate is, + 2, between 4 and --concurrency: 8 for 100 tenants)",
+        help="connections of the noisy tenant's extra traffic (default: --concurrency, as many "
+        "as all the others together; a send is missed only when all of them are busy)",
     )
     p.add_argument("--p99-ratio", type=float, default=1.5)
     p.add_argument(
@@ -1694,8 +1694,9 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.noisy_tenant <= args.tenants:
         p.error("--noisy-tenant must be one of the tenants")
     if args.noisy_connections is None:
-        share = 2 * (args.noisy_factor - 1) * args.concurrency / args.tenants
-        args.noisy_connections = min(args.concurrency, max(4, math.ceil(share) + 2))
+        # as many as all the other tenants together: the server makes it wait (admission), so
+        # it needs many in flight to send what it asks; a send is missed only when all are busy
+        args.noisy_connections = args.concurrency
     if args.compare:
         return _compare_files(args)
     os.chdir(ROOT)

@@ -24,8 +24,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from upward.credentials.http import ROUTES as evidence_routes
 from upward.db import app_engine, dispose_engines
 from upward.errors import RequestBodyTooLarge
+from upward.graphql.admission import AdmissionGate
 from upward.graphql.schema import build_schema
 from upward.graphql.view import UpwardGraphQL
+from upward.migrate import release_revisions, schema_state
 from upward.observability import (
     HTTP_REQUESTS,
     REGISTRY,
@@ -135,15 +137,33 @@ async def healthz(request: Request) -> Response:
     return _json({"status": "ok"})
 
 
+# the schema's revision, or NULL when the table is empty; to_regclass: NULL before any migration
+_REVISION = (
+    "select case when to_regclass('public.alembic_version') is not null "
+    "then (select max(version_num) from alembic_version) end"
+)
+
+
 async def readyz(request: Request) -> Response:
+    """Ready to take traffic: the database (at this release's schema revision or a later one)
+    and Redis answer within 2 s."""
     checks: dict[str, str] = {}
+    ready = False
+    await asyncio.to_thread(release_revisions)  # read once, off the event loop
     try:
         async with asyncio.timeout(2):
             async with app_engine().connect() as conn:
                 await conn.execute(text("select 1"))
-        checks["database"] = "ok"
+                checks["database"] = "ok"
+                revision = await conn.scalar(text(_REVISION))
+        ready, checks["schema"] = schema_state(revision)
+        if not ready:
+            log.warning("not ready: schema %s", checks["schema"])
     except Exception as exc:
-        checks["database"] = f"error: {type(exc).__name__}"
+        if checks.get("database") == "ok":  # no schema table, or no grant on it (before 0018)
+            checks["schema"] = f"unknown ({type(exc).__name__}): run `upward migrate`"
+        else:
+            checks["database"] = f"error: {type(exc).__name__}"
     try:
         from workers.broker import redis_client
 
@@ -152,7 +172,7 @@ async def readyz(request: Request) -> Response:
         checks["redis"] = "ok"
     except Exception as exc:
         checks["redis"] = f"error: {type(exc).__name__}"
-    ok = all(v == "ok" for v in checks.values())
+    ok = all(v == "ok" for k, v in checks.items() if k != "schema") and ready
     return _json({"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503)
 
 
@@ -169,14 +189,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
         multipart_uploads_enabled=False,
     )
     graphql_app.settings = settings
+    graphql_app.gate = AdmissionGate(settings.max_concurrent_requests, settings.tenant_queue_limit)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> Any:
-        # Requests make many short-lived objects and few cycles: move what startup built out of
-        # the collector's way and collect the young generation less often.
+        # Requests make many short-lived objects: move what startup built out of the
+        # collector's way and collect the young generation less often (every 10,000 new
+        # objects, not 700). Requests also leave cycles (tasks, frames, exceptions) that
+        # survive a young collection when their request was still running, and only a full
+        # collection frees them: the older generations follow closely (thresholds 1 and 1: a
+        # full collection every sixth young one, 60,000 objects, about a minute under the
+        # soak). Lazy old generations (20, 50) left that garbage for hours, and the API's RSS
+        # grew ~10 MB a minute (docs/performance.md, "Load and soak").
         gc.collect()
         gc.freeze()
-        gc.set_threshold(20_000, 20, 50)
+        gc.set_threshold(10_000, 1, 1)
         yield
         await dispose_engines()
 
@@ -207,5 +234,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         max_upload_bytes=settings.evidence_max_bytes,
     )
     app.state.started_at = time.time()
+    app.state.gate = graphql_app.gate
     app.state.settings = settings  # routes outside the GraphQL view (SCIM) read it
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -43,3 +44,35 @@ async def _set_app_password(url: str, password: str) -> None:
             await conn.execute(text(f"ALTER ROLE upward_app PASSWORD {quoted}"))
     finally:
         await engine.dispose()
+
+
+# --- the release's revisions (readiness) -------------------------------------------------------
+
+
+@functools.cache
+def release_revisions() -> tuple[str, frozenset[str]] | None:
+    """(head, every revision) of this release's migrations; None without a migrations folder
+    (the check is then skipped)."""
+    from alembic.script import ScriptDirectory
+
+    if not (ROOT / "migrations").is_dir():
+        return None
+    script = ScriptDirectory.from_config(alembic_config())
+    return script.get_current_head() or "", frozenset(r.revision for r in script.walk_revisions())
+
+
+def schema_state(db_revision: str | None) -> tuple[bool, str]:
+    """(ready, what to report) for the database's revision against this release's: ready when
+    equal or newer (a later release migrated it: expand/contract keeps this one working), not
+    when older or missing."""
+    known = release_revisions()
+    if known is None:
+        return True, "ok (not checked: no migrations folder)"
+    head, revisions = known
+    if db_revision == head:
+        return True, "ok"
+    if db_revision is None:
+        return False, f"not migrated: run `upward migrate` (this release needs {head})"
+    if db_revision in revisions:
+        return False, f"behind: at {db_revision}, this release needs {head} (run `upward migrate`)"
+    return True, f"ok (ahead of this release: at {db_revision}, this release's is {head})"

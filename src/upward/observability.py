@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 tenant_var: ContextVar[str | None] = ContextVar("tenant", default=None)
@@ -106,7 +106,29 @@ class PoolCollector:
         yield g
 
 
+class AdmissionCollector:
+    def collect(self) -> Any:
+        from upward.graphql.admission import GATES
+
+        gates = list(GATES)
+        g = GaugeMetricFamily(
+            "upward_admission_requests",
+            "GraphQL requests running (holding a slot) and waiting for one (graphql/admission.py)",
+            labels=["state"],
+        )
+        g.add_metric(["active"], float(sum(x.active for x in gates)))
+        g.add_metric(["waiting"], float(sum(x.waiting for x in gates)))
+        yield g
+        c = CounterMetricFamily(
+            "upward_admission_refused",
+            "Requests refused because their tenant had too many waiting (RATE_LIMITED, 429)",
+        )
+        c.add_metric([], float(sum(x.refused for x in gates)))
+        yield c
+
+
 REGISTRY.register(PoolCollector())
+REGISTRY.register(AdmissionCollector())
 
 
 def _register_notification_metrics() -> None:

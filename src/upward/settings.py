@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     max_aliases: int = 30
     max_tokens: int = 3_000
     max_query_cost: int = 5_000  # objects a query may ask for, page sizes multiplied
+    # fair admission (graphql/admission.py): GraphQL requests one process runs at once (0: no
+    # limit; keep it below db_pool_size), and how many of one tenant's may wait for a slot
+    max_concurrent_requests: int = Field(default=12, ge=0)
+    tenant_queue_limit: int = Field(default=100, ge=1)
     cors_origins: list[str] = Field(
         default_factory=list, description="Browser origins allowed to call the API (CORS)"
     )

@@ -185,13 +185,54 @@ async def test_health_ready_metrics(gql: GQL, tok: str) -> None:
     assert (await c.get("/healthz")).json() == {"status": "ok"}
     ready = await c.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"database": "ok", "redis": "ok"}
+    assert ready.json()["checks"] == {"database": "ok", "schema": "ok", "redis": "ok"}
     await gql.ok("query MetricsProbe { me { name } }", token=tok)
     await gql("{ employees(first: 1000) { totalCount } }", token=tok)
     text = (await c.get("/metrics")).text
     assert 'upward_graphql_request_duration_seconds_count{operation="MetricsProbe"}' in text
     assert 'upward_graphql_errors_total{code="BAD_USER_INPUT"}' in text
     assert "upward_http_requests_total" in text and "upward_db_pool_connections" in text
+
+
+async def test_ready_only_when_the_database_is_at_this_release_or_later(
+    gql: GQL, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app role reads the schema's revision; a database older than the release's
+    migrations is not ready, a newer one (the next release migrated it) still is."""
+    from upward import migrate
+
+    head, revisions = migrate.release_revisions()
+    assert head == "0018_readiness" and "0001_foundation" in revisions
+    assert migrate.schema_state(head) == (True, "ok")
+    assert migrate.schema_state("0017_tenant_transfer") == (
+        False,
+        "behind: at 0017_tenant_transfer, this release needs 0018_readiness (run `upward migrate`)",
+    )
+    assert migrate.schema_state(None)[0] is False
+    ready, said = migrate.schema_state("0042_from_the_future")
+    assert ready and "ahead of this release: at 0042_from_the_future" in said
+
+    # this database against a release one migration ahead of it: not ready
+    monkeypatch.setattr(
+        migrate, "release_revisions", lambda: ("0019_next", frozenset({*revisions, "0019_next"}))
+    )
+    r = await gql.client.get("/readyz")
+    assert r.status_code == 503
+    assert r.json() == {
+        "status": "unavailable",
+        "checks": {
+            "database": "ok",
+            "schema": f"behind: at {head}, this release needs 0019_next (run `upward migrate`)",
+            "redis": "ok",
+        },
+    }
+    # ... and against the release before it (the database is ahead): ready
+    monkeypatch.setattr(
+        migrate, "release_revisions", lambda: ("0017_tenant_transfer", revisions - {head})
+    )
+    r = await gql.client.get("/readyz")
+    assert r.status_code == 200, r.text
+    assert r.json()["checks"]["schema"].startswith(f"ok (ahead of this release: at {head}")
 
 
 async def test_graphiql_served_in_dev(gql: GQL) -> None:

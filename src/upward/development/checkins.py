@@ -32,7 +32,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from upward import clock
 from upward.audit import service as audit
 from upward.auth.principal import Principal
-from upward.db import Executor, fetch, grouped, is_unique_violation
+from upward.db import Executor, columns, fetch, grouped, is_unique_violation
 from upward.development.models import (
     CHECKIN_CADENCES,
     CheckIn,
@@ -429,7 +429,8 @@ async def materialize_due(session: Executor, *, now: datetime | None = None) -> 
         await session.execute(
             sa.text(
                 f"""
-                select s.* from checkin_series s where s.status = 'active'
+                select {columns(CheckInSeries, "s")} from checkin_series s
+                where s.status = 'active'
                 and (select count(*) from checkins c where c.tenant_id = s.tenant_id
                      and c.series_id = s.id and c.slot_at > :now) < {AHEAD}
                 """  # noqa: S608 - constants only

@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from upward import clock
 from upward.audit import service as audit
 from upward.auth.principal import Principal
-from upward.db import Executor, fetch, fetchval, grouped, xact_lock
+from upward.db import Executor, columns, fetch, fetchval, grouped, xact_lock
 from upward.development.models import (
     ACTIVITY_KINDS,
     ACTIVITY_STATUSES,
@@ -171,15 +171,15 @@ async def goals_of(session: Executor, plan_ids: Sequence[uuid.UUID]) -> dict[uui
     """Goals of plans, in order, each with `skill_ids` (by skill name): one statement."""
     rows = await fetch(
         session,
-        """
-        select g.*, coalesce(array(
+        f"""
+        select {columns(PlanGoal, "g")}, coalesce(array(
                    select gs.skill_id from plan_goal_skills gs
                    join skills s on s.tenant_id = gs.tenant_id and s.id = gs.skill_id
                    where gs.tenant_id = g.tenant_id and gs.goal_id = g.id
-                   order by s.name, s.id), '{}') as skill_ids
+                   order by s.name, s.id), '{{}}') as skill_ids
         from plan_goals g where g.plan_id = any($1::uuid[])
         order by g.plan_id, g.position, g.created_at, g.id
-        """,
+        """,  # noqa: S608 - the model's column names
         list(plan_ids),
     )
     return grouped(rows, plan_ids, lambda r: r["plan_id"])

@@ -24,6 +24,7 @@ from strawberry.types.graphql import OperationType
 
 from upward.auth.keys import client_address
 from upward.errors import RequestBodyTooLarge, UpwardError
+from upward.graphql.admission import AdmissionGate, Overloaded
 from upward.graphql.context import RequestContext
 from upward.graphql.errors import format_error
 from upward.graphql.persisted import resolve_query
@@ -93,6 +94,7 @@ def internal_error_response() -> Response:
 
 class UpwardGraphQL(LiveView, GraphQL):  # LiveView: subscriptions over WebSocket
     settings: Settings | None = None  # the app's (create_app sets it); None: the environment's
+    gate: AdmissionGate | None = None  # fair admission per tenant (create_app sets it)
 
     def encode_json(self, data: object) -> bytes:  # type: ignore[override]
         return orjson.dumps(data)
@@ -114,7 +116,10 @@ class UpwardGraphQL(LiveView, GraphQL):  # LiveView: subscriptions over WebSocke
         ip = client_address(
             peer, request.headers.get("x-forwarded-for"), ctx.settings.trusted_proxies
         )
-        await ctx.authenticate(request.headers.get("authorization"), ip)
+        authorization = request.headers.get("authorization")
+        await ctx.authenticate(authorization, ip)
+        if ctx.principal is not None and self.gate is not None:
+            self.gate.learn(authorization, ctx.principal.tenant_id)
         return ctx
 
     async def process_result(  # type: ignore[override]
@@ -202,7 +207,7 @@ class UpwardGraphQL(LiveView, GraphQL):  # LiveView: subscriptions over WebSocke
             response.raw_headers.extend(decision.headers())
         return response
 
-    def _error_response(self, exc: UpwardError) -> Response:
+    def _error_response(self, exc: UpwardError, status: int = 200) -> Response:
         rid = request_id_var.get() or "-"
         GRAPHQL_ERRORS.labels(code=exc.code).inc()
         body = {
@@ -212,7 +217,7 @@ class UpwardGraphQL(LiveView, GraphQL):  # LiveView: subscriptions over WebSocke
             ],
         }
         log.info("request refused: %s (request id %s)", exc.code, rid)
-        return Response(orjson.dumps(body), media_type="application/json")
+        return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -245,6 +250,25 @@ class UpwardGraphQL(LiveView, GraphQL):  # LiveView: subscriptions over WebSocke
     async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:
         if not isinstance(request, Request):  # websockets: subscriptions (ws.py)
             return await super().run(request)
+        if self.gate is None:
+            return await self._run_admitted(request)
+        settings = self.settings
+        peer = request.client.host if request.client else None
+        authorization = request.headers.get("authorization")
+        ip = client_address(
+            peer,
+            request.headers.get("x-forwarded-for"),
+            settings.trusted_proxies if settings is not None else [],
+        )
+        try:
+            async with self.gate.admit(self.gate.lane_of(authorization, ip)):
+                return await self._run_admitted(request)
+        except Overloaded as exc:
+            response = self._error_response(exc, status=429)
+            response.headers["retry-after"] = str(exc.retry_after)
+            return response
+
+    async def _run_admitted(self, request: Request) -> Any:
         started = time.perf_counter()
         op_name = None
         try:

@@ -19,8 +19,15 @@ from typing import Any
 import sqlalchemy as sa
 
 from upward import clock
+from upward.db import columns
 from upward.mobility.applications import PIPELINE, move_kind
-from upward.mobility.models import STAGES, Application, ApplicationEvent, EmployeeMove
+from upward.mobility.models import (
+    STAGES,
+    Application,
+    ApplicationEvent,
+    EmployeeMove,
+    JobPosting,
+)
 
 APPLICATION_KEYS = {
     "employee",
@@ -115,12 +122,8 @@ async def apply_applications(
             )
         ).all()
     )
-    postings = {
-        r.title.lower(): r
-        for r in (
-            await session.execute(sa.text("select * from job_postings where tenant_id = :t"), t)
-        ).all()
-    }
+    postings_sql = f"select {columns(JobPosting)} from job_postings where tenant_id = :t"  # noqa: S608
+    postings = {r.title.lower(): r for r in (await session.execute(sa.text(postings_sql), t)).all()}
     have = set(
         (
             await session.execute(

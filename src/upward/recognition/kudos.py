@@ -27,7 +27,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from upward import clock
 from upward.audit import service as audit
 from upward.auth.principal import Principal
-from upward.db import Executor, Params, fetch, grouped
+from upward.db import Executor, Params, columns, fetch, grouped
 from upward.errors import BadUserInput, Forbidden, NotFound
 from upward.pagination import Order, Page, PageArgs, page_from_rows
 from upward.people.service import Viewer
@@ -44,6 +44,9 @@ from upward.recognition.models import (
 t_kudos = Kudos.__table__
 t_comment = KudosComment.__table__
 t_reaction = KudosReaction.__table__
+_KUDOS = columns(Kudos)  # `returning` names the columns: expand/contract (db.columns)
+_COMMENT = columns(KudosComment)
+_KUDOS_K = columns(Kudos, "k")
 
 MAX_RECEIVERS = 20
 MAX_VALUES_PER_KUDOS = 5
@@ -99,7 +102,7 @@ async def kudos_by_ids(
     id_param = params(list(ids), "::uuid[]")
     rows = await fetch(
         session,
-        f"select k.* from kudos k where k.id = any({id_param}) "  # noqa: S608
+        f"select {_KUDOS_K} from kudos k where k.id = any({id_param}) "  # noqa: S608
         f"and {visible_sql(viewer, 'k', params, include_hidden=True)}",
         *params.values,
     )
@@ -188,7 +191,7 @@ async def comments_of(
     return list(
         await fetch(
             session,
-            "select * from kudos_comments where kudos_id = $1 and deleted_at is null "
+            f"select {_COMMENT} from kudos_comments where kudos_id = $1 and deleted_at is null "  # noqa: S608 - column names of the model
             "order by created_at, id limit $2",
             kudos_id,
             first,
@@ -292,9 +295,9 @@ async def give_kudos(
     row = (
         await fetch(
             session,
-            "insert into kudos (tenant_id, kind, giver_id, message, visibility, points, "
+            "insert into kudos (tenant_id, kind, giver_id, message, visibility, points, "  # noqa: S608 - column names of the model
             "created_at) values (current_setting('app.tenant_id')::uuid, $1, $2, $3, $4, $5, $6) "
-            "returning *",
+            f"returning {_KUDOS}",
             kind,
             giver,
             text,
@@ -426,9 +429,9 @@ async def create_milestone_kudos(
     row = (
         await fetch(
             session,
-            "insert into kudos (tenant_id, kind, giver_id, message, visibility, points, "
+            "insert into kudos (tenant_id, kind, giver_id, message, visibility, points, "  # noqa: S608 - column names of the model
             "milestone_kind, created_at) values (current_setting('app.tenant_id')::uuid, "
-            "'milestone', null, $1, 'public', $2, $3, $4) returning *",
+            f"'milestone', null, $1, 'public', $2, $3, $4) returning {_KUDOS}",
             message,
             points,
             milestone_kind,
@@ -532,8 +535,8 @@ async def hide_kudos(
         return row
     updated = await fetch(
         session,
-        "update kudos set hidden_at = $2, hidden_by = $3, hidden_reason = $4 "
-        "where id = $1 and hidden_at is null returning *",
+        "update kudos set hidden_at = $2, hidden_by = $3, hidden_reason = $4 "  # noqa: S608 - column names of the model
+        f"where id = $1 and hidden_at is null returning {_KUDOS}",
         kudos_id,
         clock.now(),
         principal.employee_id,
@@ -564,8 +567,8 @@ async def unhide_kudos(
         return row
     updated = await fetch(
         session,
-        "update kudos set hidden_at = null, hidden_by = null, hidden_reason = null "
-        "where id = $1 and hidden_at is not null returning *",
+        "update kudos set hidden_at = null, hidden_by = null, hidden_reason = null "  # noqa: S608 - column names of the model
+        f"where id = $1 and hidden_at is not null returning {_KUDOS}",
         kudos_id,
     )
     if not updated:  # shown meanwhile
@@ -647,8 +650,8 @@ async def comment(
     created = (
         await fetch(
             session,
-            "insert into kudos_comments (tenant_id, kudos_id, author_id, body, created_at) "
-            "values (current_setting('app.tenant_id')::uuid, $1, $2, $3, $4) returning *",
+            "insert into kudos_comments (tenant_id, kudos_id, author_id, body, created_at) "  # noqa: S608 - column names of the model
+            f"values (current_setting('app.tenant_id')::uuid, $1, $2, $3, $4) returning {_COMMENT}",
             kudos_id,
             me,
             text,
@@ -691,7 +694,9 @@ async def delete_comment(
 ) -> Any:
     """The author, or HR, removes a comment (kept, marked deleted, out of every list)."""
     rows = await fetch(
-        session, "select * from kudos_comments where id = $1 and deleted_at is null", comment_id
+        session,
+        f"select {_COMMENT} from kudos_comments where id = $1 and deleted_at is null",  # noqa: S608 - column names of the model
+        comment_id,
     )
     if not rows:
         raise NotFound("no comment with this id", field="input.commentId")
@@ -804,7 +809,7 @@ async def feed(
     direction = "asc" if backward else "desc"
     rows = await fetch(
         session,
-        f"select k.* from kudos k where {' and '.join(conds + keyset)} "  # noqa: S608
+        f"select {_KUDOS_K} from kudos k where {' and '.join(conds + keyset)} "  # noqa: S608
         f"order by k.created_at {direction}, k.id {direction} limit {params(size + 1)}",
         *params.values,
     )

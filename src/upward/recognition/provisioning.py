@@ -23,10 +23,15 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from upward import clock
-from upward.db import fetch
+from upward.db import columns, fetch
 from upward.recognition import ledger
 from upward.recognition.kudos import count_on_boards, on_boards
-from upward.recognition.models import MILESTONE_KINDS, REACTIONS, REDEMPTION_STATUSES
+from upward.recognition.models import (
+    MILESTONE_KINDS,
+    REACTIONS,
+    REDEMPTION_STATUSES,
+    CompanyValue,
+)
 
 VALUE_KEYS = {"name", "description", "emoji", "position", "active"}
 SETTINGS_KEYS = {
@@ -412,7 +417,7 @@ async def apply_manifest(
 
 
 async def _values(session: Any, values: list[dict[str, Any]], result: Any) -> None:
-    rows = await fetch(session, f"select * from company_values where {_MINE}")  # noqa: S608
+    rows = await fetch(session, f"select {columns(CompanyValue)} from company_values where {_MINE}")  # noqa: S608
     existing = {r["name"].lower(): r for r in rows}
     for v in values:
         row = existing.get(v["name"].lower())

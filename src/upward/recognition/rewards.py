@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from upward import clock
 from upward.audit import service as audit
 from upward.auth.principal import Principal
-from upward.db import Executor, fetch, is_unique_violation, rows_by_ids
+from upward.db import Executor, columns, fetch, is_unique_violation, rows_by_ids
 from upward.errors import BadUserInput, Conflict, Forbidden, NotFound
 from upward.pagination import Order, Page, PageArgs, paginate
 from upward.people.service import Viewer, employees_by_ids
@@ -467,8 +467,9 @@ async def request_redemption(
     held = (await holds(session, [me]))[me]
     taken = await fetch(
         session,
-        "update rewards set stock = stock - 1 "
-        "where id = $1 and active and (stock is null or stock > 0) returning *",
+        "update rewards set stock = stock - 1 "  # noqa: S608 - column names of the model
+        "where id = $1 and active and (stock is null or stock > 0) "
+        f"returning {columns(Reward)}",
         reward_id,
     )
     if not taken:  # retired or taken by someone else meanwhile

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from upward import clock
 from upward.audit import service as audit
 from upward.auth.principal import Principal
-from upward.db import Executor, fetch, is_unique_violation
+from upward.db import Executor, columns, fetch, is_unique_violation
 from upward.errors import BadUserInput, Conflict, NotFound
 from upward.people.validation import optional_text, require_text
 from upward.recognition import ledger
@@ -34,6 +34,8 @@ MAX_DESCRIPTION = 500
 MAX_EMOJI = 40
 VALUE_TAKEN = "a company value with this name exists"
 
+_VALUE = columns(CompanyValue)  # named, not `*`: expand/contract (db.columns)
+
 
 # --- company values ----------------------------------------------------------------------------
 
@@ -42,14 +44,19 @@ async def list_values(session: Executor, principal: Principal, *, include_retire
     """The tenant's values in their order; retired ones only for HR who ask."""
     rows = await fetch(
         session,
-        "select * from company_values where active or $1 order by position, lower(name), id",
+        f"select {_VALUE} from company_values where active or $1 "  # noqa: S608 - column names of the model
+        "order by position, lower(name), id",
         include_retired and principal.is_hr,
     )
     return list(rows)
 
 
 async def values_by_ids(session: Executor, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
-    rows = await fetch(session, "select * from company_values where id = any($1::uuid[])", ids)
+    rows = await fetch(
+        session,
+        f"select {_VALUE} from company_values where id = any($1::uuid[])",  # noqa: S608 - column names of the model
+        ids,
+    )
     return {r["id"]: r for r in rows}
 
 
@@ -225,7 +232,8 @@ async def list_allowances(session: Executor) -> list[Any]:
     return list(
         await fetch(
             session,
-            "select a.*, e.name as employee_name from points_allowances a "
+            f"select {columns(PointsAllowance, 'a')}, e.name as employee_name "  # noqa: S608 - column names of the model
+            "from points_allowances a "
             "left join employees e on e.tenant_id = a.tenant_id and e.id = a.employee_id "
             "order by a.job_level nulls last, e.name, a.id",
         )
