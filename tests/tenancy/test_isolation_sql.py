@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from tests.conftest import TenantInfo
-from upward.db import set_tenant
+from upward.db import connect_args, set_tenant
 from upward.settings import get_settings, sqlalchemy_url
 
 TENANT_TABLES_SQL = sa.text(
@@ -113,8 +113,12 @@ async def test_interleaved_tenants_on_one_pooled_connection(
 ) -> None:
     """One physical connection, transactions alternating between tenants: each transaction
     sees only its tenant, and nothing carries over (not the setting, not the rows)."""
-    engine = create_async_engine(
-        sqlalchemy_url(get_settings().app_url()), pool_size=1, max_overflow=0
+    settings = get_settings()
+    engine = create_async_engine(  # as the app's engine connects (through PgBouncer, too)
+        sqlalchemy_url(settings.app_url()),
+        pool_size=1,
+        max_overflow=0,
+        connect_args=connect_args("upward-test", pgbouncer=settings.db_pgbouncer),
     )
     try:
         pids = set()
