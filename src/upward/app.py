@@ -149,7 +149,10 @@ async def readyz(request: Request) -> Response:
     and Redis answer within 2 s."""
     checks: dict[str, str] = {}
     ready = False
-    await asyncio.to_thread(release_revisions)  # read once, off the event loop
+    try:
+        await asyncio.to_thread(release_revisions)  # read once, off the event loop
+    except Exception:  # an unreadable migrations folder: reported as the schema check below
+        log.exception("cannot read this release's migrations")
     try:
         async with asyncio.timeout(2):
             async with app_engine().connect() as conn:
