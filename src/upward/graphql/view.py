@@ -36,7 +36,7 @@ from upward.observability import (
     operation_var,
     request_id_var,
 )
-from upward.settings import Settings
+from upward.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -112,15 +112,22 @@ class UpwardGraphQL(LiveView, GraphQL):  # LiveView: subscriptions over WebSocke
             return websocket_context(request, self.settings)  # type: ignore[return-value]
         ctx = RequestContext(request, request_id_var.get() or "-", self.settings)
         request.state.upward_ctx = ctx
-        peer = request.client.host if request.client else None
-        ip = client_address(
-            peer, request.headers.get("x-forwarded-for"), ctx.settings.trusted_proxies
-        )
         authorization = request.headers.get("authorization")
-        await ctx.authenticate(authorization, ip)
+        await ctx.authenticate(authorization, self._client_ip(request, ctx.settings))
         if ctx.principal is not None and self.gate is not None:
             self.gate.learn(authorization, ctx.principal.tenant_id)
         return ctx
+
+    @staticmethod
+    def _client_ip(request: Request, settings: Settings) -> str | None:
+        """The client's address (X-Forwarded-For from trusted proxies), once per request: the
+        admission lane and authentication both need it."""
+        if not hasattr(request.state, "client_ip"):
+            peer = request.client.host if request.client else None
+            request.state.client_ip = client_address(
+                peer, request.headers.get("x-forwarded-for"), settings.trusted_proxies
+            )
+        return request.state.client_ip
 
     async def process_result(  # type: ignore[override]
         self, request: Request, result: ExecutionResult
@@ -252,16 +259,9 @@ class UpwardGraphQL(LiveView, GraphQL):  # LiveView: subscriptions over WebSocke
             return await super().run(request)
         if self.gate is None:
             return await self._run_admitted(request)
-        settings = self.settings
-        peer = request.client.host if request.client else None
-        authorization = request.headers.get("authorization")
-        ip = client_address(
-            peer,
-            request.headers.get("x-forwarded-for"),
-            settings.trusted_proxies if settings is not None else [],
-        )
+        ip = self._client_ip(request, self.settings or get_settings())
         try:
-            async with self.gate.admit(self.gate.lane_of(authorization, ip)):
+            async with self.gate.admit(self.gate.lane_of(request.headers.get("authorization"), ip)):
                 return await self._run_admitted(request)
         except Overloaded as exc:
             response = self._error_response(exc, status=429)
